@@ -1,0 +1,26 @@
+import { Command } from "commander";
+import { registerVersion, VERSION } from "./version.ts";
+import { registerServe } from "./serve.ts";
+import { registerValidate } from "./validate.ts";
+import { registerMock } from "./mock.ts";
+
+const EXIT_HELP = `
+Exit codes:
+  0  success (also after a graceful shutdown on SIGTERM/SIGINT)
+  1  invalid input or config, or the operation failed
+  2  bad command line, or a file named on it cannot be read`;
+
+/** The whole CLI. cmd/llmproxy.ts only runs it. */
+export function buildProgram(): Command {
+  const program = new Command("llmproxy")
+    .description("llmproxy: a fast LLM gateway (keys, quotas, routing, failover, exact usage metering)")
+    .version(VERSION, "-V, --version", "print the version")
+    .option("--debug", "print stack traces with errors")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", EXIT_HELP);
+  registerServe(program);
+  registerValidate(program);
+  registerMock(program);
+  registerVersion(program);
+  return program;
+}

@@ -1,0 +1,137 @@
+// The configuration, in two shapes:
+//  - Raw*: what schemas/config.schema.json describes (YAML keys, durations as strings),
+//    after ajv has filled in the schema's defaults. The schema is the source of truth;
+//    these interfaces follow it and test/unit/config-schema.test.ts keeps them in step.
+//  - Config: the normalized form the runtime is built from (milliseconds, bytes,
+//    parsed addresses, every override resolved). Nothing downstream reads Raw*.
+
+export type Provider = "openai" | "mock";
+export type Strategy = "round_robin" | "weighted" | "least_inflight" | "latency" | "priority";
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface RawTimeouts {
+  connect: string;
+  first_byte: string;
+  idle: string;
+  total: string;
+}
+
+export interface RawMock {
+  tokens: number;
+  delay: string;
+  first_token_delay: string;
+  usage: boolean;
+}
+
+export interface RawBackend {
+  name: string;
+  url?: string;
+  provider: Provider;
+  api_key?: string;
+  headers: Record<string, string>;
+  weight: number;
+  max_inflight: number;
+  timeouts?: Partial<RawTimeouts>;
+  mock: RawMock;
+}
+
+export interface RawTarget {
+  backend: string;
+  model?: string;
+  weight?: number;
+}
+
+export interface RawRoute {
+  name: string;
+  strategy: Strategy;
+  targets: RawTarget[];
+  fallback: string[];
+}
+
+export interface RawConfig {
+  listen: string;
+  admin_token: string;
+  server: { max_body: string | number; drain_timeout: string; backend_header: boolean };
+  backends: RawBackend[];
+  models: RawRoute[];
+  retries: { attempts: number; backoff: string };
+  timeouts: RawTimeouts;
+  metrics: { enabled: boolean; path: string };
+  log: { level: LogLevel; format: "json" | "text"; access: boolean };
+}
+
+// ---- normalized ----
+
+export interface Timeouts {
+  connectMs: number;
+  firstByteMs: number;
+  idleMs: number;
+  totalMs: number;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface MockSettings {
+  tokens: number;
+  delayMs: number;
+  firstTokenDelayMs: number;
+  usage: boolean;
+}
+
+export interface BackendConfig {
+  name: string;
+  provider: Provider;
+  /** Base URL without a trailing slash; "" for provider mock (in-process). */
+  url: string;
+  apiKey: string | undefined;
+  headers: Record<string, string>;
+  weight: number;
+  maxInflight: number;
+  timeouts: Timeouts;
+  mock: MockSettings;
+}
+
+export interface TargetConfig {
+  backend: string;
+  /** Model name sent upstream; undefined keeps the client's name. */
+  model: string | undefined;
+  weight: number;
+}
+
+export interface RouteConfig {
+  name: string;
+  strategy: Strategy;
+  targets: TargetConfig[];
+  fallback: string[];
+}
+
+export interface Config {
+  listen: ListenAddress;
+  adminToken: string;
+  server: { maxBodyBytes: number; drainTimeoutMs: number; backendHeader: boolean };
+  backends: BackendConfig[];
+  models: RouteConfig[];
+  retries: { attempts: number; backoffMs: number };
+  timeouts: Timeouts;
+  metrics: { enabled: boolean; path: string };
+  log: { level: LogLevel; format: "json" | "text"; access: boolean };
+}
+
+/** One problem found in a config file, with its position when known. */
+export interface ConfigIssue {
+  /** Dotted path into the config: backends[1].url */
+  path: string;
+  message: string;
+  line?: number;
+  col?: number;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** sha256 of the normalized config; a reload with the same hash changes nothing. */
+  hash: string;
+  file: string | null;
+}
