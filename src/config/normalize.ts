@@ -53,7 +53,12 @@ export function normalize(raw: RawConfig): Config {
   return deepFreeze({
     listen,
     adminToken: raw.admin_token,
-    server: { maxBodyBytes: maxBody, drainTimeoutMs: ms(raw.server.drain_timeout), backendHeader: raw.server.backend_header },
+    server: {
+      maxBodyBytes: maxBody,
+      drainTimeoutMs: ms(raw.server.drain_timeout),
+      keepAliveMs: ms(raw.server.keepalive_timeout),
+      backendHeader: raw.server.backend_header,
+    },
     backends,
     models,
     retries: { attempts: raw.retries.attempts, backoffMs: ms(raw.retries.backoff) },

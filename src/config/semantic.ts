@@ -93,6 +93,12 @@ export function semanticIssues(data: unknown): PendingIssue[] {
   if (isRec(data.server)) {
     const drain = data.server.drain_timeout;
     if (typeof drain === "string" && parseDuration(drain) === 0) add(["server", "drain_timeout"], `must be longer than 0, got "${drain}"`);
+    const keepAlive = data.server.keepalive_timeout;
+    const keepAliveMs = typeof keepAlive === "string" ? parseDuration(keepAlive) : null;
+    // Bun.serve takes whole seconds, 1 to 255
+    if (keepAliveMs !== null && (keepAliveMs < 1000 || keepAliveMs > 255_000)) {
+      add(["server", "keepalive_timeout"], `must be between 1s and 255s, got "${keepAlive}"`);
+    }
     const maxBody = data.server.max_body;
     // the schema's format only checks strings; a negative integer is caught here
     if (typeof maxBody === "number" && Number.isInteger(maxBody) && parseSize(maxBody) === null) {

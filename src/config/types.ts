@@ -51,7 +51,7 @@ export interface RawRoute {
 export interface RawConfig {
   listen: string;
   admin_token: string;
-  server: { max_body: string | number; drain_timeout: string; backend_header: boolean };
+  server: { max_body: string | number; drain_timeout: string; keepalive_timeout: string; backend_header: boolean };
   backends: RawBackend[];
   models: RawRoute[];
   retries: { attempts: number; backoff: string };
@@ -111,7 +111,7 @@ export interface RouteConfig {
 export interface Config {
   listen: ListenAddress;
   adminToken: string;
-  server: { maxBodyBytes: number; drainTimeoutMs: number; backendHeader: boolean };
+  server: { maxBodyBytes: number; drainTimeoutMs: number; keepAliveMs: number; backendHeader: boolean };
   backends: BackendConfig[];
   models: RouteConfig[];
   retries: { attempts: number; backoffMs: number };

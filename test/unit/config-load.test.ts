@@ -118,12 +118,13 @@ describe("loadConfigFile", () => {
     expect((err as ConfigReadError).message).toBe(`cannot read ${path}: is a directory`);
   });
 
-  test.skipIf(process.getuid?.() === 0)("an unreadable file throws ConfigReadError", async () => {
-    const path = join(dir, "secret.yaml");
-    writeFileSync(path, TEXT);
-    chmodSync(path, 0o000);
+  // (permission denied cannot be produced here: the tests may run as root)
+  test("a path through a file throws ConfigReadError with the OS reason", async () => {
+    const file = join(dir, "plain.yaml");
+    writeFileSync(file, TEXT);
+    const path = join(file, "llmproxy.yaml");
     const err = await loadConfigFile(path).catch((e: unknown) => e);
-    expect((err as ConfigReadError).message).toBe(`cannot read ${path}: permission denied`);
+    expect((err as ConfigReadError).message).toBe(`cannot read ${path}: a part of the path is not a directory`);
   });
 
   test("a byte-order mark does not move positions", async () => {

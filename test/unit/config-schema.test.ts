@@ -92,7 +92,7 @@ function typesMatch<T extends true>(): T | undefined {
 
 const keys = <T>() => <const K extends readonly (keyof T)[]>(...k: K) => k;
 const ROOT_KEYS = keys<RawConfig>()("listen", "admin_token", "server", "backends", "models", "retries", "timeouts", "metrics", "log");
-const SERVER_KEYS = keys<RawConfig["server"]>()("max_body", "drain_timeout", "backend_header");
+const SERVER_KEYS = keys<RawConfig["server"]>()("max_body", "drain_timeout", "keepalive_timeout", "backend_header");
 const RETRIES_KEYS = keys<RawConfig["retries"]>()("attempts", "backoff");
 const METRICS_KEYS = keys<RawConfig["metrics"]>()("enabled", "path");
 const LOG_KEYS = keys<RawConfig["log"]>()("level", "format", "access");

@@ -1,0 +1,44 @@
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import { runDaemon } from "../daemon/daemon.ts";
+import { CliError, EXIT } from "./exit.ts";
+import { ensureFetchCap } from "./fetch-cap.ts";
+import { defaultConfigPath } from "./validate.ts";
+
+interface ServeOptions {
+  config?: string;
+  demo?: boolean;
+  listen?: string;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("run the gateway daemon (reloads its config on change, SIGHUP or POST /admin/reload; drains on SIGTERM/SIGINT)")
+    .option("-c, --config <file>", "config file (default: $LLMPROXY_CONFIG, else ./llmproxy.yaml)")
+    .option("--demo", "serve the built-in demo: a mock LLM backend, no config file needed")
+    .option("--listen <addr>", "listen on this host:port instead of the config's listen (port 0 picks a free port)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  llmproxy serve --demo
+  llmproxy serve -c /etc/llmproxy/llmproxy.yaml
+  LLMPROXY_CONFIG=./llmproxy.yaml llmproxy serve`,
+    )
+    .action(async (opts: ServeOptions) => {
+      let file: string | null = null;
+      if (!opts.demo) {
+        file = opts.config ?? defaultConfigPath();
+        if (!opts.config && !process.env.LLMPROXY_CONFIG && !existsSync(file)) {
+          throw new CliError("no config: ./llmproxy.yaml does not exist; pass -c FILE, set LLMPROXY_CONFIG, or try --demo", EXIT.USAGE);
+        }
+      } else if (opts.config) {
+        throw new CliError("--demo and --config exclude each other: the demo has its own built-in config", EXIT.USAGE);
+      }
+      // Lift Bun's 256-concurrent-fetch cap before any work (re-execs once; see fetch-cap.ts).
+      ensureFetchCap();
+      const code = await runDaemon({ file, demo: opts.demo === true, listen: opts.listen ?? null });
+      process.exit(code);
+    });
+}

@@ -1,0 +1,42 @@
+// Tells when the config file may have changed: an edit in place, or a save by rename
+// (vim, emacs and most editors write a new file and rename it over the old one, which a
+// watch on the file itself would lose). It only signals; the reloader decides.
+
+import { basename, dirname, resolve } from "node:path";
+import chokidar, { type FSWatcher } from "chokidar";
+
+/** Editors write in several steps; one reload after the burst is enough. */
+const SETTLE_MS = 50;
+
+export interface ConfigWatcher {
+  close(): Promise<void>;
+}
+
+export function watchConfig(file: string, onChange: (why: string) => void): ConfigWatcher {
+  const path = resolve(file);
+  const name = basename(path);
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const fire = (why: string) => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      onChange(why);
+    }, SETTLE_MS);
+  };
+  // Watch the directory, not the file: the file's inode changes on a rename-save.
+  const watcher: FSWatcher = chokidar.watch(dirname(path), {
+    ignoreInitial: true,
+    depth: 0,
+    ignored: (p: string) => p !== dirname(path) && basename(p) !== name,
+  });
+  watcher.on("all", (event, p) => {
+    if (resolve(p) !== path) return;
+    if (event === "add" || event === "change") fire(`file ${event}`);
+  });
+  return {
+    async close() {
+      if (timer) clearTimeout(timer);
+      await watcher.close();
+    },
+  };
+}

@@ -1,0 +1,136 @@
+// The daemon: load the config, build the runtime, serve, reload on change, drain on
+// SIGTERM/SIGINT. Returns the exit code once it has stopped.
+
+import { formatIssue } from "../config/format.ts";
+import { ConfigReadError, loadConfigFile, loadConfigObject, type LoadResult } from "../config/load.ts";
+import type { ListenAddress } from "../config/types.ts";
+import { CliError, EXIT } from "../cli/exit.ts";
+import { VERSION } from "../cli/version.ts";
+import { listenFlag } from "../cli/flags.ts";
+import { log } from "../log/logger.ts";
+import { Runtime, RuntimeHolder } from "../runtime/runtime.ts";
+import { createServices } from "../runtime/services.ts";
+import { createApp } from "../server/app.ts";
+import { startServer, type ServerHandle } from "../server/bun-server.ts";
+import { errorBody } from "../errors.ts";
+import { watchConfig, type ConfigWatcher } from "./config-watcher.ts";
+import { demoBanner, demoConfig } from "./demo-config.ts";
+import { applyProcessSettings, markLoaded, Reloader } from "./reloader.ts";
+
+export interface DaemonOptions {
+  /** Config file; null with demo. */
+  file: string | null;
+  demo: boolean;
+  /** --listen: overrides the config's listen address. */
+  listen: string | null;
+}
+
+function formatUrl(a: ListenAddress): string {
+  const host = a.host.includes(":") ? `[${a.host}]` : a.host;
+  return `http://${host}:${a.port}`;
+}
+
+async function loadInitial(opts: DaemonOptions): Promise<LoadResult> {
+  if (opts.demo) return loadConfigObject(demoConfig(opts.listen ?? "127.0.0.1:8080"), "<demo>");
+  try {
+    return await loadConfigFile(opts.file!);
+  } catch (err) {
+    if (err instanceof ConfigReadError) throw new CliError(err.message, EXIT.USAGE);
+    throw err;
+  }
+}
+
+export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  const first = await loadInitial(opts);
+  if (!first.ok) {
+    const lines = first.issues.map((i) => formatIssue(first.file, i));
+    throw new CliError(`invalid config, not starting:\n${lines.join("\n")}`, EXIT.FAILURE);
+  }
+  let listen = first.loaded.config.listen;
+  if (opts.listen) listen = listenFlag("--listen", opts.listen);
+
+  const services = createServices(log);
+  applyProcessSettings(first.loaded.config, services);
+  const holder = new RuntimeHolder(new Runtime(first.loaded, services));
+  markLoaded(first.loaded.hash);
+  const lifecycle = { draining: false };
+  const reloader = new Reloader(opts.demo ? null : () => loadConfigFile(opts.file!), holder, services, log, {
+    listen,
+    keepAliveMs: first.loaded.config.server.keepAliveMs,
+  });
+  const app = createApp({ holder, services, lifecycle, reload: () => reloader.reload("admin API") });
+
+  let server: ServerHandle;
+  try {
+    server = startServer({
+      host: listen.host,
+      port: listen.port,
+      keepAliveSeconds: Math.round(first.loaded.config.server.keepAliveMs / 1000),
+      handler: app,
+      onError: (err) => {
+        log.error("unhandled error in request", { error: String(err), stack: (err as Error)?.stack });
+        return new Response(errorBody("internal_error", "Internal error in the gateway.", "server_error"), {
+          status: 500,
+          headers: { "content-type": "application/json" },
+        });
+      },
+    });
+  } catch (err) {
+    const why = (err as { code?: string })?.code === "EADDRINUSE" ? "the address is in use" : err instanceof Error ? err.message : String(err);
+    throw new CliError(`cannot listen on ${formatUrl(listen)}: ${why}${opts.demo ? " (pick another with --listen 127.0.0.1:0)" : ""}`, EXIT.FAILURE);
+  }
+  const bound = { host: listen.host, port: server.port };
+  const url = formatUrl(bound);
+  log.info("listening", {
+    url,
+    version: VERSION,
+    config: opts.demo ? "<demo>" : opts.file,
+    config_hash: holder.current.hash.slice(0, 12),
+    backends: holder.current.config.backends.length,
+    models: holder.current.routes.names().length,
+    pid: process.pid,
+  });
+  if (opts.demo) process.stdout.write(demoBanner(url, VERSION));
+
+  let watcher: ConfigWatcher | null = null;
+  if (!opts.demo && opts.file) watcher = watchConfig(opts.file, (why) => void reloader.reload(why));
+  const onHup = () => void reloader.reload("SIGHUP");
+  process.on("SIGHUP", onHup);
+
+  return await new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const shutdown = async (signal: string) => {
+      if (stopping) {
+        log.warn("second signal: stopping now without waiting for requests in flight", { signal });
+        await server.stop(true);
+        return;
+      }
+      stopping = true;
+      lifecycle.draining = true;
+      const drainMs = holder.current.config.server.drainTimeoutMs;
+      log.info("shutting down: no new connections, waiting for requests in flight", {
+        signal,
+        in_flight: server.pending(),
+        drain_timeout_ms: drainMs,
+      });
+      process.off("SIGHUP", onHup);
+      await watcher?.close();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = await Promise.race([
+        server.stop(false).then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), drainMs))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        log.warn("drain timeout reached: cutting the requests still in flight", { in_flight: server.pending(), drain_timeout_ms: drainMs });
+        await server.stop(true);
+      }
+      // Usage results of cut requests are recorded as their streams end; let them run.
+      await holder.current.drained();
+      log.info("stopped", { signal });
+      resolveExit(EXIT.OK);
+    };
+    process.on("SIGTERM", () => void shutdown("SIGTERM"));
+    process.on("SIGINT", () => void shutdown("SIGINT"));
+  });
+}

@@ -1,0 +1,139 @@
+// Every Prometheus metric llmproxy exports, defined in this one file (names follow
+// Prometheus conventions: base units, _total for counters, _seconds for durations).
+// Label values are bounded: `model` is the route name from the config ("*" for the
+// catch-all route, never the client's free-form model string), `backend` a configured
+// backend name, `code` an error code from src/errors.ts.
+
+import { readdirSync } from "node:fs";
+import client from "prom-client";
+
+export const registry = new client.Registry();
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export const metrics = {
+  requests: new client.Counter({
+    name: "llmproxy_requests_total",
+    help: "Proxied requests by route (model), backend, status class (2xx, 4xx, 5xx, 499 = client went away) and stream.",
+    labelNames: ["model", "backend", "status_class", "stream"] as const,
+    registers: [registry],
+  }),
+  requestDuration: new client.Histogram({
+    name: "llmproxy_request_duration_seconds",
+    help: "Time from the request's arrival to the last byte of the answer.",
+    labelNames: ["model", "stream"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  }),
+  ttft: new client.Histogram({
+    name: "llmproxy_time_to_first_token_seconds",
+    help: "Time from the request's arrival to the first byte of the answer's body (first token for streams).",
+    labelNames: ["model"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  }),
+  tokens: new client.Counter({
+    name: "llmproxy_tokens_total",
+    help: "Tokens by type (prompt, completion, cached) and route; cached tokens are a part of prompt tokens, not added to them.",
+    labelNames: ["model", "type"] as const,
+    registers: [registry],
+  }),
+  estimatedUsage: new client.Counter({
+    name: "llmproxy_usage_estimated_total",
+    help: "Requests whose token counts were estimated with the tokenizer because the backend reported none.",
+    labelNames: ["backend"] as const,
+    registers: [registry],
+  }),
+  upstreamErrors: new client.Counter({
+    name: "llmproxy_upstream_errors_total",
+    help: "Failed backend calls by backend and error code (upstream_connect_error, upstream_first_byte_timeout, http_5xx, ...).",
+    labelNames: ["backend", "code"] as const,
+    registers: [registry],
+  }),
+  inflight: new client.Gauge({
+    name: "llmproxy_inflight_requests",
+    help: "Requests being proxied right now.",
+    registers: [registry],
+  }),
+  reloads: new client.Counter({
+    name: "llmproxy_config_reloads_total",
+    help: "Config reload attempts by result (success, failure, unchanged).",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  }),
+  lastReloadSuccess: new client.Gauge({
+    name: "llmproxy_config_last_reload_success_timestamp_seconds",
+    help: "Unix time of the last successful config load (start or reload).",
+    registers: [registry],
+  }),
+  lastReloadOk: new client.Gauge({
+    name: "llmproxy_config_last_reload_successful",
+    help: "1 when the last reload attempt succeeded (or changed nothing), 0 when it failed and the previous config stayed in force.",
+    registers: [registry],
+  }),
+  configInfo: new client.Gauge({
+    name: "llmproxy_config_info",
+    help: "Always 1; the hash label names the config in force.",
+    labelNames: ["hash"] as const,
+    registers: [registry],
+  }),
+};
+
+// Process metrics, written here rather than with prom-client's collectDefaultMetrics:
+// its event-loop-lag gauges read nonsense under Bun (min 9.2e9 s, NaN means).
+const startSeconds = Math.round(Date.now() / 1000 - process.uptime());
+new client.Gauge({
+  name: "process_start_time_seconds",
+  help: "Start time of the process since unix epoch in seconds.",
+  registers: [registry],
+  collect() {
+    this.set(startSeconds);
+  },
+});
+new client.Counter({
+  name: "process_cpu_seconds_total",
+  help: "Total user and system CPU time spent in seconds.",
+  registers: [registry],
+  collect() {
+    const u = process.cpuUsage();
+    this.reset();
+    this.inc((u.user + u.system) / 1e6);
+  },
+});
+new client.Gauge({
+  name: "process_resident_memory_bytes",
+  help: "Resident memory size in bytes.",
+  registers: [registry],
+  collect() {
+    this.set(process.memoryUsage.rss());
+  },
+});
+new client.Gauge({
+  name: "process_heap_bytes",
+  help: "JavaScript heap in use, in bytes.",
+  registers: [registry],
+  collect() {
+    this.set(process.memoryUsage().heapUsed);
+  },
+});
+new client.Gauge({
+  name: "process_open_fds",
+  help: "Number of open file descriptors.",
+  registers: [registry],
+  collect() {
+    try {
+      this.set(readdirSync("/proc/self/fd").length);
+    } catch {
+      // not Linux: leave the gauge at its last value
+    }
+  },
+});
+
+export function statusClass(status: number): string {
+  if (status === 499) return "499";
+  return `${Math.floor(status / 100)}xx`;
+}
+
+export async function renderMetrics(): Promise<{ body: string; contentType: string }> {
+  return { body: await registry.metrics(), contentType: registry.contentType };
+}

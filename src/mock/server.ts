@@ -1,0 +1,48 @@
+// The fake backend on a real socket (Bun.serve): for `llmproxy mock`, benchmarks and
+// end-to-end tests. Everything but the socket lives in handler.ts.
+
+import { createMockBackend, type MockBackend } from "./handler.ts";
+import { resolveMockOptions, type MockOptions } from "./options.ts";
+
+export interface MockServer {
+  /** http://HOST:PORT, no trailing slash. */
+  url: string;
+  port: number;
+  backend: MockBackend;
+  /** Stops listening and closes every connection, hung ones included. */
+  stop(): Promise<void>;
+}
+
+export interface MockServerOptions extends Partial<MockOptions> {
+  /** Default 127.0.0.1. */
+  hostname?: string;
+  /** Default 0: any free port. */
+  port?: number;
+}
+
+export async function startMockServer(opts: MockServerOptions = {}): Promise<MockServer> {
+  const hostname = opts.hostname ?? "127.0.0.1";
+  const backend = createMockBackend(resolveMockOptions(opts), { silentDrops: true });
+  const server = Bun.serve({
+    hostname,
+    port: opts.port ?? 0,
+    fetch(req, srv) {
+      // Bun.serve cuts a request after 10 s without bytes; a mock that streams with long
+      // pauses, or hangs on purpose until the client gives up, must never be cut.
+      srv.timeout(req, 0);
+      return backend.fetch(req);
+    },
+  });
+  const port = server.port;
+  if (port === undefined) throw new Error("mock server: Bun.serve did not report a port");
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    backend,
+    async stop() {
+      // true: close active connections too, or a hung request would keep it open forever.
+      await server.stop(true);
+    },
+  };
+}

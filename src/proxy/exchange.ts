@@ -1,0 +1,171 @@
+// One client request as it moves through the gateway: what is known about it so far,
+// the current upstream attempt's abort controller, the request-wide timers, and the
+// single place where it ends. finish() runs exactly once per request, whatever the
+// outcome, and produces the one usage result.
+
+import { GatewayError } from "../errors.ts";
+import { estimateCompletionTokens, estimatePromptTokens } from "../metering/estimate.ts";
+import type { TokenUsage, UsageResult, UsageSource } from "../metering/usage.ts";
+import type { BackendState } from "../routing/backend-state.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import type { Services } from "../runtime/services.ts";
+
+export interface RequestInfo {
+  requestId: string;
+  /** performance.now() at arrival. */
+  t0: number;
+  /** Date.now() at arrival. */
+  startedAt: number;
+  clientIp: string;
+  traceparent: string | null;
+  /** "?..." or "" */
+  query: string;
+}
+
+/** Where an estimate comes from when the backend reports no usage. */
+export interface EstimateSource {
+  keptText(): string;
+  readonly textChars: number;
+}
+
+export class Exchange {
+  requestedModel = "";
+  route = "";
+  backend = "";
+  upstreamModel = "";
+  stream = false;
+  retries = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  ttftMs: number | null = null;
+  /** Usage the backend reported. */
+  usage: TokenUsage | null = null;
+  /** Set once the backend started a successful answer: its tokens must be counted. */
+  answered = false;
+  requestBody: Record<string, unknown> | null = null;
+  generated: EstimateSource | null = null;
+  clientGone = false;
+
+  private currentAc: AbortController | null = null;
+  private backendState: BackendState | null = null;
+  private totalTimer: ReturnType<typeof setTimeout> | null = null;
+  private done = false;
+
+  constructor(
+    readonly info: RequestInfo,
+    readonly endpoint: string,
+    private readonly rt: Runtime,
+    private readonly services: Services,
+  ) {
+    rt.enter();
+  }
+
+  get requestId(): string {
+    return this.info.requestId;
+  }
+
+  /** The request-wide deadline (timeouts.total), counted from arrival. */
+  armTotal(totalMs: number): void {
+    const left = Math.max(0, totalMs - (performance.now() - this.info.t0));
+    this.totalTimer = setTimeout(() => {
+      this.currentAc?.abort(new GatewayError("upstream_total_timeout", `The request took longer than the total time allowed (${totalMs} ms).`));
+    }, left);
+  }
+
+  /** The client went away: stop the backend at once so it stops generating. */
+  onClientGone(): void {
+    if (this.done) return;
+    this.clientGone = true;
+    this.currentAc?.abort(CLIENT_GONE);
+  }
+
+  /** A new upstream attempt on `state`'s backend; returns its abort controller. */
+  beginAttempt(state: BackendState): AbortController {
+    this.releaseBackend();
+    const ac = new AbortController();
+    this.currentAc = ac;
+    this.backendState = state;
+    state.inflight++;
+    if (this.clientGone) ac.abort(CLIENT_GONE);
+    return ac;
+  }
+
+  /** The attempt is over (failed, or its answer fully sent). */
+  releaseBackend(): void {
+    if (this.backendState) {
+      this.backendState.inflight--;
+      this.backendState = null;
+    }
+  }
+
+  firstByte(): void {
+    if (this.ttftMs === null) this.ttftMs = performance.now() - this.info.t0;
+  }
+
+  /** End the request: exactly once. status is what the client got (499: it left first). */
+  finish(status: number, errorCode: string | null): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.totalTimer) clearTimeout(this.totalTimer);
+    this.releaseBackend();
+    this.currentAc = null;
+    this.rt.leave();
+    if (this.clientGone) {
+      status = 499;
+      errorCode ??= "client_closed_request";
+    }
+    const latencyMs = performance.now() - this.info.t0;
+    const base = this.result(status, errorCode, latencyMs);
+    if (this.usage || !this.answered || !this.requestBody) {
+      this.services.usage.record(base);
+      return;
+    }
+    // The backend answered but reported no usage (no support, or the stream was cut):
+    // count with the tokenizer, off the hot path.
+    void this.estimate(base).then((u) => this.services.usage.record(u));
+  }
+
+  private result(status: number, errorCode: string | null, latencyMs: number): UsageResult {
+    const u = this.usage;
+    const source: UsageSource = u ? "backend" : "none";
+    return {
+      requestId: this.info.requestId,
+      startedAt: this.info.startedAt,
+      endpoint: this.endpoint,
+      requestedModel: this.requestedModel,
+      route: this.route,
+      backend: this.backend,
+      upstreamModel: this.upstreamModel,
+      stream: this.stream,
+      promptTokens: u?.promptTokens ?? 0,
+      completionTokens: u?.completionTokens ?? 0,
+      cachedTokens: u?.cachedTokens ?? 0,
+      totalTokens: (u?.promptTokens ?? 0) + (u?.completionTokens ?? 0),
+      source,
+      status,
+      errorCode,
+      ttftMs: this.ttftMs,
+      latencyMs,
+      retries: this.retries,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      clientIp: this.info.clientIp,
+      traceparent: this.info.traceparent,
+    };
+  }
+
+  private async estimate(base: UsageResult): Promise<UsageResult> {
+    try {
+      const promptTokens = await estimatePromptTokens(this.requestBody!);
+      const g = this.generated;
+      const completionTokens = g ? await estimateCompletionTokens(g.keptText(), g.textChars) : 0;
+      return { ...base, promptTokens, completionTokens, cachedTokens: 0, totalTokens: promptTokens + completionTokens, source: "estimate" };
+    } catch (err) {
+      this.services.log.error("token estimate failed", { request_id: base.requestId, error: String(err) });
+      return base;
+    }
+  }
+}
+
+/** The abort reason when the client disconnects. */
+export const CLIENT_GONE = new GatewayError("client_closed_request");

@@ -1,0 +1,237 @@
+// The proxy path of one inference request: read and check the body, find the route,
+// try its targets (retrying failures that happened before any byte reached the client),
+// and hand the first successful answer to respond.ts.
+
+import { asGatewayError, errorResponse, GatewayError } from "../errors.ts";
+import { metrics } from "../metrics/metrics.ts";
+import type { Connection } from "../server/bun-server.ts";
+import { attemptOrder, type Target } from "../routing/route-table.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import type { Services } from "../runtime/services.ts";
+import type { Endpoint } from "./endpoints.ts";
+import { CLIENT_GONE, Exchange, type RequestInfo } from "./exchange.ts";
+import { upstreamRequestHeaders } from "./headers.ts";
+import { parseInferenceBody, upstreamBodyText, type InferenceBody } from "./request-body.ts";
+import { answer } from "./respond.ts";
+import { probeConnect } from "./upstream-client.ts";
+import { openAiErrorBody } from "./upstream-error.ts";
+
+/** Backend statuses worth another target: overload, rate limit, server trouble. */
+const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
+/** Failures before the first byte that another target may not have. */
+const RETRY_CODES = new Set(["upstream_connect_error", "upstream_connect_timeout", "upstream_first_byte_timeout", "upstream_error"]);
+/** Error bodies of refusals are read up to this size. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** Fetch error codes that mean no connection could be made (Bun's and Node's names). */
+const CONNECT_CODES = new Set([
+  "ECONNREFUSED",
+  "ConnectionRefused",
+  "FailedToOpenSocket",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UnableToConnect",
+  "DNSError",
+]);
+
+type AttemptResult =
+  | { kind: "answer"; response: Response }
+  | { kind: "refused"; status: number; body: string; headers: Headers; retryable: boolean }
+  | { kind: "failed"; error: GatewayError; retryable: boolean };
+
+export async function proxyInference(
+  req: Request,
+  conn: Connection,
+  endpoint: Endpoint,
+  rt: Runtime,
+  services: Services,
+  info: RequestInfo,
+): Promise<Response> {
+  const ex = new Exchange(info, endpoint.path, rt, services);
+  req.signal.addEventListener("abort", () => ex.onClientGone(), { once: true });
+  try {
+    const { text, bytes } = await readBody(req, rt.config.server.maxBodyBytes);
+    ex.bytesIn = bytes;
+    conn.keepOpen();
+    const body = parseInferenceBody(text, endpoint);
+    ex.requestedModel = body.model;
+    ex.stream = body.stream;
+    ex.requestBody = body.json;
+    const route = rt.routes.resolve(body.model);
+    if (!route) {
+      throw new GatewayError("model_not_found", `The model "${body.model}" does not exist on this gateway; GET /v1/models lists the models it serves.`, {
+        param: "model",
+      });
+    }
+    ex.route = route.name;
+    ex.armTotal(rt.config.timeouts.totalMs);
+    return await tryTargets(req, endpoint, attemptOrder(route), body, ex, rt);
+  } catch (err) {
+    const ge = asGatewayError(err);
+    if (ge.code === "internal_error") services.log.error("internal error", { request_id: info.requestId, error: String(err), stack: (err as Error)?.stack });
+    ex.finish(ge.status, ge.code);
+    return errorResponse(ge, info.requestId);
+  }
+}
+
+async function tryTargets(req: Request, endpoint: Endpoint, order: Target[], body: InferenceBody, ex: Exchange, rt: Runtime): Promise<Response> {
+  const maxAttempts = Math.min(order.length, 1 + rt.config.retries.attempts);
+  let last: AttemptResult | null = null;
+  for (let i = 0; i < maxAttempts; i++) {
+    if (i > 0) {
+      ex.retries++;
+      await backoff(i, rt.config.retries.backoffMs);
+      if (ex.clientGone) throw CLIENT_GONE;
+    }
+    last = await attempt(req, endpoint, order[i]!, body, ex, rt);
+    if (last.kind === "answer") return last.response;
+    if (!last.retryable || ex.clientGone) break;
+  }
+  if (!last || ex.clientGone) throw CLIENT_GONE;
+  if (last.kind === "failed") throw last.error;
+  // The last target refused: its status and error go to the client, in OpenAI form.
+  ex.finish(last.status, `upstream_http_${last.status}`);
+  return new Response(last.body, { status: last.status, headers: last.headers });
+}
+
+function backoff(retry: number, baseMs: number): Promise<void> {
+  if (baseMs <= 0) return Promise.resolve();
+  // exponential with full jitter in [50%, 100%] so retries of many clients spread out
+  const ms = baseMs * 2 ** (retry - 1) * (0.5 + Math.random() / 2);
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function attempt(req: Request, endpoint: Endpoint, target: Target, body: InferenceBody, ex: Exchange, rt: Runtime): Promise<AttemptResult> {
+  const backend = target.backend;
+  const timeouts = backend.config.timeouts;
+  const hideUsage = body.stream && endpoint.streamUsage === "on_request" && !body.clientIncludeUsage;
+  const upstreamText = upstreamBodyText(body, target.model, hideUsage);
+  const headers = upstreamRequestHeaders(req.headers, backend, ex.info);
+  const url = backend.baseUrl + endpoint.path + ex.info.query;
+  ex.backend = backend.name;
+  ex.upstreamModel = target.model ?? body.model;
+
+  const ac = ex.beginAttempt(backend.state);
+  let headersIn = false;
+  const firstByte = setTimeout(
+    () => ac.abort(new GatewayError("upstream_first_byte_timeout", `Backend ${backend.name} did not start answering within ${timeouts.firstByteMs} ms.`)),
+    timeouts.firstByteMs,
+  );
+  // Bun's fetch has no connect timeout. When nothing came back by the connect deadline,
+  // try a plain TCP connection: if that fails as well, the backend is unreachable.
+  const connect =
+    backend.network && timeouts.connectMs < timeouts.firstByteMs
+      ? setTimeout(() => {
+          void probeConnect(backend.baseUrl, timeouts.connectMs).then((r) => {
+            if (r === "ok" || headersIn) return;
+            const code = r === "timeout" ? "upstream_connect_timeout" : "upstream_connect_error";
+            ac.abort(new GatewayError(code, `Could not connect to backend ${backend.name} within ${timeouts.connectMs} ms.`));
+          });
+        }, timeouts.connectMs)
+      : null;
+
+  let res: Response;
+  try {
+    res = await backend.fetch(url, { method: "POST", headers, body: upstreamText, signal: ac.signal });
+  } catch (err) {
+    const error = fetchFailure(err, ac, backend.name);
+    clearTimeout(firstByte);
+    if (connect) clearTimeout(connect);
+    ex.releaseBackend();
+    if (error !== CLIENT_GONE) metrics.upstreamErrors.labels(backend.name, error.code).inc();
+    return { kind: "failed", error, retryable: RETRY_CODES.has(error.code) };
+  }
+  headersIn = true;
+  clearTimeout(firstByte);
+  if (connect) clearTimeout(connect);
+
+  if (res.status >= 400) {
+    metrics.upstreamErrors.labels(backend.name, `http_${res.status}`).inc();
+    let text = "";
+    try {
+      text = await readErrorText(res);
+    } catch (err) {
+      ex.releaseBackend();
+      const error = fetchFailure(err, ac, backend.name);
+      return { kind: "failed", error, retryable: RETRY_CODES.has(error.code) };
+    }
+    ex.releaseBackend();
+    const out = new Headers(res.headers);
+    for (const h of ["content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive"]) out.delete(h);
+    out.set("content-type", "application/json");
+    out.set("x-request-id", ex.requestId);
+    return { kind: "refused", status: res.status, body: openAiErrorBody(res.status, text, backend.name), headers: out, retryable: RETRY_STATUSES.has(res.status) };
+  }
+  try {
+    return { kind: "answer", response: await answer(res, { ex, endpoint, backend, rt, ac, hideUsage }) };
+  } catch (err) {
+    // Only the whole-body read of a small JSON answer gets here, before any byte left.
+    const error = fetchFailure(err, ac, backend.name);
+    ex.releaseBackend();
+    return { kind: "failed", error, retryable: false };
+  }
+}
+
+function fetchFailure(err: unknown, ac: AbortController, backendName: string): GatewayError {
+  if (ac.signal.aborted && ac.signal.reason instanceof GatewayError) return ac.signal.reason;
+  if (err instanceof GatewayError) return err;
+  const code = (err as { code?: unknown })?.code;
+  const why = err instanceof Error ? err.message : String(err);
+  if (typeof code === "string" && CONNECT_CODES.has(code)) {
+    return new GatewayError("upstream_connect_error", `Could not connect to backend ${backendName}: ${why}`);
+  }
+  return new GatewayError("upstream_error", `Backend ${backendName} failed: ${why}`);
+}
+
+async function readErrorText(res: Response): Promise<string> {
+  const reader = res.body?.getReader();
+  if (!reader) return "";
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    parts.push(r.value);
+    size += r.value.byteLength;
+    if (size >= MAX_ERROR_BODY) {
+      reader.cancel().catch(() => {});
+      break;
+    }
+  }
+  return new TextDecoder().decode(Buffer.concat(parts)).slice(0, MAX_ERROR_BODY);
+}
+
+async function readBody(req: Request, max: number): Promise<{ text: string; bytes: number }> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null) {
+    const bytes = Number(declared);
+    if (bytes > max) throw tooLarge(`${mib(bytes)}`, max);
+    return { text: await req.text(), bytes };
+  }
+  // chunked upload: count as it comes and stop at the limit
+  const reader = req.body?.getReader();
+  if (!reader) return { text: "", bytes: 0 };
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    size += r.value.byteLength;
+    if (size > max) {
+      reader.cancel().catch(() => {});
+      throw tooLarge(`more than ${mib(max)}`, max);
+    }
+    parts.push(r.value);
+  }
+  return { text: new TextDecoder().decode(Buffer.concat(parts)), bytes: size };
+}
+
+function mib(n: number): string {
+  return `${Number((n / 1048576).toFixed(3))} MiB`;
+}
+
+function tooLarge(size: string, max: number): GatewayError {
+  return new GatewayError("request_too_large", `The request body is ${size}; this gateway accepts at most ${mib(max)} (server.max_body).`);
+}

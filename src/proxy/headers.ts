@@ -1,0 +1,79 @@
+// Header rules at the two crossings. Hop-by-hop headers (RFC 9110 §7.6.1) belong to one
+// connection and are never forwarded; the client's credentials never reach a backend;
+// the backend's encoding headers are dropped when the runtime already decoded the body.
+
+import type { Backend } from "../runtime/backend.ts";
+
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
+
+/** Client headers that must not reach a backend. */
+const CLIENT_ONLY = [
+  ...HOP_BY_HOP,
+  "host",
+  "content-length",
+  "expect",
+  // gateway credentials, in every form clients send them
+  "authorization",
+  "x-api-key",
+  "api-key",
+  "cookie",
+  // the runtime negotiates (and decodes) compression with the backend itself
+  "accept-encoding",
+];
+
+function dropConnectionListed(h: Headers): void {
+  const listed = h.get("connection");
+  if (!listed) return;
+  for (const name of listed.split(",")) {
+    const n = name.trim().toLowerCase();
+    if (n) h.delete(n);
+  }
+}
+
+export interface UpstreamHeaderInfo {
+  requestId: string;
+  clientIp: string;
+}
+
+export function upstreamRequestHeaders(client: Headers, backend: Backend, info: UpstreamHeaderInfo): Headers {
+  const h = new Headers(client);
+  dropConnectionListed(h);
+  for (const name of CLIENT_ONLY) h.delete(name);
+  h.set("content-type", "application/json");
+  h.set("x-request-id", info.requestId);
+  if (info.clientIp) {
+    const prior = client.get("x-forwarded-for");
+    h.set("x-forwarded-for", prior ? `${prior}, ${info.clientIp}` : info.clientIp);
+  }
+  const cfg = backend.config;
+  for (const name in cfg.headers) h.set(name, cfg.headers[name]!);
+  if (cfg.apiKey) h.set("authorization", `Bearer ${cfg.apiKey}`);
+  return h;
+}
+
+/**
+ * Headers for the client from the backend's answer. content-length is always left to
+ * the server (the body may be re-framed, edited by the usage tap, or decoded).
+ */
+export function clientResponseHeaders(upstream: Headers, requestId: string, backend: Backend, nameIt: boolean): Headers {
+  const h = new Headers(upstream);
+  dropConnectionListed(h);
+  for (const name of HOP_BY_HOP) h.delete(name);
+  h.delete("content-length");
+  // Bun's fetch has decoded the body already; passing the header on would make the
+  // client decode plain bytes (PLATFORM-NOTES.md). The in-process mock is not fetched.
+  if (backend.network) h.delete("content-encoding");
+  h.set("x-request-id", requestId);
+  if (nameIt) h.set("x-llmproxy-backend", backend.name);
+  return h;
+}

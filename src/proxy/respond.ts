@@ -1,0 +1,262 @@
+// Turning a backend's successful answer into the client's, with the usage read on the
+// side. Streams go through the SSE tap chunk by chunk; small JSON answers are read whole
+// (a client cannot use half a JSON document, and one write is cheaper than a stream);
+// large or unsized JSON answers are streamed and their usage read from the tail.
+
+import { GatewayError } from "../errors.ts";
+import type { Runtime } from "../runtime/runtime.ts";
+import type { Backend } from "../runtime/backend.ts";
+import type { Endpoint, EndpointKind } from "./endpoints.ts";
+import { CLIENT_GONE, type Exchange } from "./exchange.ts";
+import { clientResponseHeaders } from "./headers.ts";
+import { SseUsageTap } from "./sse-usage-tap.ts";
+import { usageFromJsonText } from "./usage-parse.ts";
+import { completionText } from "./completion-text.ts";
+
+/** JSON answers up to this size are read whole; larger ones are streamed. */
+const BUFFER_LIMIT = 1 << 20;
+/** Of a streamed JSON answer, this much of the end is kept to find its usage. */
+const TAIL_KEEP = 64 * 1024;
+
+const TEXT_KEYS: Record<EndpointKind, readonly string[]> = {
+  chat: ["content", "reasoning_content", "reasoning", "arguments"],
+  completions: ["text"],
+  responses: ["delta"],
+  embeddings: [],
+};
+
+export interface AnswerContext {
+  ex: Exchange;
+  endpoint: Endpoint;
+  backend: Backend;
+  rt: Runtime;
+  ac: AbortController;
+  /** The gateway added stream_options.include_usage: hide what it brings. */
+  hideUsage: boolean;
+}
+
+/** Arms the idle timer (timeouts.idle) before each read of the answer's body. */
+class IdleTimer {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  constructor(
+    private readonly ac: AbortController,
+    private readonly ms: number,
+  ) {}
+  arm(): void {
+    if (this.timer) this.timer.refresh();
+    else this.timer = setTimeout(() => this.ac.abort(new GatewayError("upstream_idle_timeout", `The backend sent nothing for ${this.ms} ms.`)), this.ms);
+  }
+  clear(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/** The reason a read failed: our own abort reason when we aborted, else a backend failure. */
+function readFailure(err: unknown, ac: AbortController): GatewayError {
+  if (ac.signal.aborted && ac.signal.reason instanceof GatewayError) return ac.signal.reason;
+  if (err instanceof GatewayError) return err;
+  return new GatewayError("upstream_error", `The backend failed while sending its answer: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+export async function answer(res: Response, ctx: AnswerContext): Promise<Response> {
+  const { ex, backend, rt } = ctx;
+  const headers = clientResponseHeaders(res.headers, ex.requestId, backend, rt.config.server.backendHeader);
+  ex.answered = true;
+  const type = res.headers.get("content-type") ?? "";
+  if (res.body === null) {
+    ex.firstByte();
+    ex.finish(res.status, null);
+    return new Response(null, { status: res.status, headers });
+  }
+  if (type.startsWith("text/event-stream")) return streamSse(res, headers, ctx);
+  const len = Number(res.headers.get("content-length") ?? Number.NaN);
+  if (len <= BUFFER_LIMIT) return await bufferJson(res, headers, ctx);
+  return streamJson(res, headers, ctx);
+}
+
+async function bufferJson(res: Response, headers: Headers, ctx: AnswerContext): Promise<Response> {
+  const { ex, ac } = ctx;
+  const idle = new IdleTimer(ac, ctx.backend.config.timeouts.idleMs);
+  idle.arm();
+  let buf: ArrayBuffer;
+  try {
+    buf = await res.arrayBuffer();
+  } catch (err) {
+    idle.clear();
+    throw readFailure(err, ac);
+  }
+  idle.clear();
+  ex.firstByte();
+  ex.bytesOut = buf.byteLength;
+  const text = new TextDecoder().decode(buf);
+  ex.usage = usageFromJsonText(text);
+  if (!ex.usage) ex.generated = completionText(text);
+  ex.finish(res.status, null);
+  return new Response(buf, { status: res.status, headers });
+}
+
+function streamJson(res: Response, headers: Headers, ctx: AnswerContext): Response {
+  const chunks: Uint8Array[] = [];
+  let kept = 0;
+  const tap: BodyTap = {
+    push(chunk) {
+      chunks.push(chunk);
+      kept += chunk.byteLength;
+      while (chunks.length > 1 && kept - chunks[0]!.byteLength >= TAIL_KEEP) kept -= chunks.shift()!.byteLength;
+      return chunk;
+    },
+    flush: () => null,
+    end(ex) {
+      const tail = new TextDecoder().decode(Buffer.concat(chunks));
+      ex.usage = usageFromJsonText(tail);
+      if (!ex.usage) ex.generated = completionText(tail);
+    },
+  };
+  return pipe(res, headers, ctx, tap, false);
+}
+
+function streamSse(res: Response, headers: Headers, ctx: AnswerContext): Response {
+  const sse = new SseUsageTap({ hideUsage: ctx.hideUsage, textKeys: TEXT_KEYS[ctx.endpoint.kind] });
+  ctx.ex.generated = sse;
+  const tap: BodyTap = {
+    push: (chunk) => sse.push(chunk),
+    flush: () => sse.flush(),
+    end(ex) {
+      ex.usage = sse.usage;
+    },
+    errorEvent: (err) => sseErrorEvent(ctx.endpoint.kind, err),
+  };
+  return pipe(res, headers, ctx, tap, true);
+}
+
+interface BodyTap {
+  /** Bytes to send for this chunk (may be empty). */
+  push(chunk: Uint8Array): Uint8Array;
+  /** Bytes left at the end, if any. */
+  flush(): Uint8Array | null;
+  /** Read the usage once the body ended (or broke off). */
+  end(ex: Exchange): void;
+  /** Bytes that tell the client the answer broke off (SSE error event). */
+  errorEvent?(err: GatewayError): Uint8Array;
+}
+
+/**
+ * Bun.serve holds a streamed answer's header section back until the first body byte
+ * (oven-sh/bun#33660). A backend that sends its headers and then thinks (a long
+ * prefill) would leave the client without even a status line. When no event came
+ * within this time, one SSE comment line goes out, which every SSE parser ignores.
+ */
+const HEADER_FLUSH_MS = 50;
+type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
+const SSE_COMMENT = new TextEncoder().encode(":\n\n");
+
+/**
+ * Pass the backend's body to the client chunk by chunk through `tap`. One upstream read
+ * per client pull (highWaterMark 0), so a slow client slows the reads instead of filling
+ * memory, and each chunk leaves as soon as it arrived.
+ */
+function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap, flushHeaders: boolean): Response {
+  const { ex, ac } = ctx;
+  const reader = res.body!.getReader();
+  const idle = new IdleTimer(ac, ctx.backend.config.timeouts.idleMs);
+  let ended = false;
+  let sentAny = false;
+  /** A read still under way when a pull returned early (the header flush). */
+  let pending: Promise<ReadResult> | null = null;
+  const end = (status: number, code: string | null) => {
+    if (ended) return;
+    ended = true;
+    idle.clear();
+    tap.end(ex);
+    ex.finish(status, code);
+  };
+  const firstRead = (): Promise<ReadResult | null> => {
+    const read = (pending = reader.read());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), HEADER_FLUSH_MS)));
+    return Promise.race([read, late]).finally(() => clearTimeout(timer));
+  };
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          for (;;) {
+            idle.arm();
+            let r: ReadResult | null;
+            if (pending) {
+              r = await pending;
+            } else if (flushHeaders && !sentAny) {
+              r = await firstRead();
+              if (r === null) {
+                sentAny = true;
+                controller.enqueue(SSE_COMMENT);
+                return;
+              }
+            } else {
+              r = await reader.read();
+            }
+            pending = null;
+            if (r.done) {
+              const rest = tap.flush();
+              if (rest && rest.byteLength) {
+                ex.bytesOut += rest.byteLength;
+                controller.enqueue(rest);
+              }
+              controller.close();
+              end(res.status, null);
+              return;
+            }
+            const out = tap.push(r.value);
+            if (out.byteLength) {
+              sentAny = true;
+              ex.firstByte();
+              ex.bytesOut += out.byteLength;
+              controller.enqueue(out);
+              return;
+            }
+          }
+        } catch (err) {
+          pending = null;
+          const failure = readFailure(err, ac);
+          if (failure === CLIENT_GONE || ex.clientGone) {
+            end(499, "client_closed_request");
+            return;
+          }
+          // Mid-answer: the status line is gone already. Say what happened in the
+          // stream's own terms (an SSE error event the SDKs raise), then end it cleanly.
+          const ev = tap.errorEvent?.(failure);
+          if (ev) {
+            ex.bytesOut += ev.byteLength;
+            controller.enqueue(ev);
+            controller.close();
+          } else {
+            controller.error(failure);
+          }
+          reader.cancel().catch(() => {});
+          end(res.status, failure.code);
+        }
+      },
+      cancel() {
+        // The client went away mid-answer: stop the backend generating at once.
+        ex.onClientGone();
+        ac.abort(CLIENT_GONE);
+        reader.cancel().catch(() => {});
+        end(499, "client_closed_request");
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return new Response(body, { status: res.status, headers });
+}
+
+const encoder = new TextEncoder();
+
+function sseErrorEvent(kind: EndpointKind, err: GatewayError): Uint8Array {
+  const error = { message: err.message, type: err.type, param: null, code: err.code };
+  if (kind === "responses") {
+    // The Responses API's own error event; `error` too, which the OpenAI SDKs raise on.
+    return encoder.encode(`event: error\ndata: ${JSON.stringify({ type: "error", code: err.code, message: err.message, param: null, error })}\n\n`);
+  }
+  return encoder.encode(`data: ${JSON.stringify({ error })}\n\n`);
+}

@@ -1,0 +1,40 @@
+// A backend as the runtime uses it: its config, how to call it, and its shared state.
+
+import type { BackendConfig } from "../config/types.ts";
+import { createMockBackend, type MockBackend } from "../mock/handler.ts";
+import type { BackendState } from "../routing/backend-state.ts";
+import { upstreamFetch, type FetchFn } from "../proxy/upstream-client.ts";
+
+export interface Backend {
+  readonly name: string;
+  readonly config: BackendConfig;
+  /** Base URL the request path is appended to. */
+  readonly baseUrl: string;
+  readonly fetch: FetchFn;
+  /** Whether connect timeouts apply (false for the in-process mock). */
+  readonly network: boolean;
+  readonly state: BackendState;
+}
+
+/** The mock provider runs in this process: no socket, its handler is called directly. */
+const MOCK_BASE = "http://mock.llmproxy.internal";
+
+export function createBackend(config: BackendConfig, state: BackendState): Backend {
+  if (config.provider === "mock") {
+    const mock: MockBackend = createMockBackend({
+      tokens: config.mock.tokens,
+      delayMs: config.mock.delayMs,
+      firstTokenDelayMs: config.mock.firstTokenDelayMs,
+      usage: config.mock.usage,
+    });
+    return {
+      name: config.name,
+      config,
+      baseUrl: MOCK_BASE,
+      fetch: (url, init) => mock.fetch(new Request(url, init)),
+      network: false,
+      state,
+    };
+  }
+  return { name: config.name, config, baseUrl: config.url, fetch: upstreamFetch, network: true, state };
+}

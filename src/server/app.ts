@@ -1,0 +1,155 @@
+// The gateway's HTTP surface as one Web-standard handler: Request -> Response. The
+// endpoint table is a Map looked up by path; the runtime in force is read once per
+// request and kept by that request to its end.
+
+import { timingSafeEqual, createHash } from "node:crypto";
+import { asGatewayError, errorResponse, GatewayError } from "../errors.ts";
+import { renderMetrics } from "../metrics/metrics.ts";
+import { ENDPOINTS } from "../proxy/endpoints.ts";
+import { proxyInference } from "../proxy/forward.ts";
+import type { RuntimeHolder } from "../runtime/runtime.ts";
+import type { Services } from "../runtime/services.ts";
+import { redactConfig } from "../config/redact.ts";
+import type { Connection, Handler } from "./bun-server.ts";
+import { newRequestId } from "./request-id.ts";
+
+export interface ReloadOutcome {
+  result: "success" | "failure" | "unchanged";
+  hash: string;
+  /** Config problems, formatted as file:line:col: path: message. */
+  errors: string[];
+  /** Settings that changed but take effect only after a restart. */
+  restartRequired: string[];
+}
+
+export interface AppDeps {
+  holder: RuntimeHolder;
+  services: Services;
+  /** Set when shutdown began: new requests are turned away. */
+  lifecycle: { draining: boolean };
+  reload(): Promise<ReloadOutcome>;
+}
+
+type Route = (req: Request, conn: Connection, ctx: Ctx) => Response | Promise<Response>;
+
+interface Ctx {
+  deps: AppDeps;
+  requestId: string;
+  t0: number;
+  query: string;
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };
+
+function json(body: unknown, status: number, requestId: string): Response {
+  return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, "x-request-id": requestId } });
+}
+
+export function createApp(deps: AppDeps): Handler {
+  const routes = new Map<string, Map<string, Route>>();
+  const add = (method: string, path: string, route: Route) => {
+    let m = routes.get(path);
+    if (!m) routes.set(path, (m = new Map()));
+    m.set(method, route);
+  };
+
+  for (const endpoint of ENDPOINTS.values()) {
+    add("POST", endpoint.path, (req, conn, ctx) => {
+      const rt = deps.holder.current;
+      return proxyInference(req, conn, endpoint, rt, deps.services, {
+        requestId: ctx.requestId,
+        t0: ctx.t0,
+        startedAt: Date.now(),
+        clientIp: conn.clientIp,
+        traceparent: req.headers.get("traceparent"),
+        query: ctx.query,
+      });
+    });
+  }
+  add("GET", "/v1/models", (_req, _conn, ctx) => {
+    const rt = deps.holder.current;
+    const created = Math.floor(rt.loadedAt / 1000);
+    const data = rt.routes.names().map((id) => ({ id, object: "model", created, owned_by: "llmproxy" }));
+    return json({ object: "list", data }, 200, ctx.requestId);
+  });
+  add("GET", "/health", (_req, _conn, ctx) => json({ status: "ok" }, 200, ctx.requestId));
+  add("GET", "/ready", (_req, _conn, ctx) =>
+    deps.lifecycle.draining ? json({ status: "draining" }, 503, ctx.requestId) : json({ status: "ready", config: deps.holder.current.hash }, 200, ctx.requestId),
+  );
+  add("POST", "/admin/reload", async (req, _conn, ctx) => {
+    adminGuard(req, deps);
+    const out = await deps.reload();
+    if (out.result === "failure") {
+      const err = new GatewayError("reload_failed", `The new config is invalid; the running config stays in force:\n${out.errors.join("\n")}`);
+      return errorResponse(err, ctx.requestId);
+    }
+    return json({ result: out.result, config: out.hash, restart_required: out.restartRequired }, 200, ctx.requestId);
+  });
+  add("GET", "/admin/config", (req, _conn, ctx) => {
+    adminGuard(req, deps);
+    const rt = deps.holder.current;
+    return json({ hash: rt.hash, file: rt.file, config: redactConfig(rt.config) }, 200, ctx.requestId);
+  });
+
+  return async (req, conn) => {
+    const t0 = performance.now();
+    const requestId = newRequestId(req.headers.get("x-request-id"));
+    const { path, query } = splitUrl(req.url);
+    try {
+      if (deps.lifecycle.draining) {
+        const res = errorResponse(new GatewayError("shutting_down"), requestId);
+        res.headers.set("connection", "close");
+        return res;
+      }
+      const byMethod = routes.get(path) ?? (path === metricsPath(deps) ? METRICS : undefined);
+      if (!byMethod) throw new GatewayError("not_found", `No endpoint ${req.method} ${path} on this gateway.`);
+      const route = byMethod.get(req.method);
+      if (!route) {
+        const allowed = [...byMethod.keys()].join(", ");
+        throw new GatewayError("method_not_allowed", `${req.method} is not allowed on ${path}; use ${allowed}.`, { headers: { allow: allowed } });
+      }
+      return await route(req, conn, { deps, requestId, t0, query });
+    } catch (err) {
+      const ge = asGatewayError(err);
+      if (ge.code === "internal_error") deps.services.log.error("internal error", { request_id: requestId, path, error: String(err), stack: (err as Error)?.stack });
+      return errorResponse(ge, requestId);
+    }
+  };
+}
+
+function metricsPath(deps: AppDeps): string | null {
+  const m = deps.holder.current.config.metrics;
+  return m.enabled ? m.path : null;
+}
+
+const METRICS = new Map<string, Route>([
+  [
+    "GET",
+    async (_req, _conn, ctx) => {
+      const { body, contentType } = await renderMetrics();
+      return new Response(body, { headers: { "content-type": contentType, "x-request-id": ctx.requestId } });
+    },
+  ],
+]);
+
+function digest(s: string): Buffer {
+  return createHash("sha256").update(s).digest();
+}
+
+/** Admin API gate: off without admin_token; the token compared in constant time. */
+function adminGuard(req: Request, deps: AppDeps): void {
+  const token = deps.holder.current.config.adminToken;
+  if (!token) throw new GatewayError("admin_disabled");
+  const auth = req.headers.get("authorization") ?? "";
+  const given = auth.startsWith("Bearer ") ? auth.slice(7) : "";
+  // Hashing first gives equal lengths, so the comparison time says nothing about the token.
+  if (!timingSafeEqual(digest(given), digest(token))) throw new GatewayError("admin_unauthorized");
+}
+
+/** Path and query of a request URL, without the cost of new URL(). */
+export function splitUrl(url: string): { path: string; query: string } {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return { path: "/", query: "" };
+  const q = url.indexOf("?", start);
+  return q < 0 ? { path: url.slice(start), query: "" } : { path: url.slice(start, q), query: url.slice(q) };
+}

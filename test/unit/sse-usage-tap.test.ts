@@ -1,0 +1,122 @@
+import { describe, expect, test } from "bun:test";
+import { SseUsageTap } from "../../src/proxy/sse-usage-tap.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+interface Chunk {
+  content: string;
+  finish?: string;
+}
+
+/** An OpenAI chat stream, as api.openai.com sends it with or without include_usage. */
+function openAiStream(parts: Chunk[], includeUsage: boolean, sep = "\n\n", space = false): string {
+  const colon = space ? ": " : ":";
+  const comma = space ? ", " : ",";
+  const usageNull = includeUsage ? `${comma}"usage"${colon}null` : "";
+  let out = "";
+  for (const p of parts) {
+    out += `data: {"id"${colon}"c1"${comma}"object"${colon}"chat.completion.chunk"${comma}"choices"${colon}[{"index"${colon}0${comma}"delta"${colon}{"content"${colon}${JSON.stringify(p.content)}}${comma}"finish_reason"${colon}${p.finish ? JSON.stringify(p.finish) : "null"}}]${usageNull}}${sep}`;
+  }
+  if (includeUsage) {
+    out += `data: {"id"${colon}"c1"${comma}"object"${colon}"chat.completion.chunk"${comma}"choices"${colon}[]${comma}"usage"${colon}{"prompt_tokens"${colon}11${comma}"completion_tokens"${colon}3${comma}"total_tokens"${colon}14${comma}"prompt_tokens_details"${colon}{"cached_tokens"${colon}4}}}${sep}`;
+  }
+  return out + `data: [DONE]${sep}`;
+}
+
+const PARTS: Chunk[] = [{ content: "" }, { content: "Hé" }, { content: " \"wörld\"\n" }, { content: "!", finish: "stop" }];
+
+/** Feed `input` split at the given byte offsets; return what the client gets. */
+function run(tap: SseUsageTap, input: string, cuts: number[]): string {
+  const bytes = enc.encode(input);
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const c of [...cuts, bytes.length]) {
+    out.push(tap.push(bytes.subarray(prev, c)));
+    prev = c;
+  }
+  out.push(tap.flush());
+  return dec.decode(Buffer.concat(out));
+}
+
+function everyCut(input: string): number[][] {
+  const n = enc.encode(input).length;
+  const cuts: number[][] = [[]];
+  for (let i = 1; i < n; i++) cuts.push([i]);
+  cuts.push(Array.from({ length: Math.floor(n / 7) }, (_, i) => (i + 1) * 7));
+  return cuts;
+}
+
+describe("SseUsageTap, gateway-injected usage (hideUsage)", () => {
+  test("the client sees exactly the stream it would get directly, at every split point", () => {
+    for (const space of [false, true]) {
+      const upstream = openAiStream(PARTS, true, "\n\n", space);
+      const direct = openAiStream(PARTS, false, "\n\n", space);
+      for (const cuts of everyCut(upstream)) {
+        const tap = new SseUsageTap({ hideUsage: true, textKeys: ["content"] });
+        expect(run(tap, upstream, cuts)).toBe(direct);
+        expect(tap.usage).toEqual({ promptTokens: 11, completionTokens: 3, cachedTokens: 4 });
+      }
+    }
+  });
+
+  test("CRLF event terminators", () => {
+    const tap = new SseUsageTap({ hideUsage: true, textKeys: ["content"] });
+    expect(run(tap, openAiStream(PARTS, true, "\r\n\r\n"), [50, 200])).toBe(openAiStream(PARTS, false, "\r\n\r\n"));
+    expect(tap.usage?.promptTokens).toBe(11);
+  });
+
+  test("a vLLM-style stream (no usage:null members) only loses the usage chunk", () => {
+    const vllmChunk = 'data: {"id":"x","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n';
+    const usage = 'data: {"id":"x","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}\n\n';
+    const tap = new SseUsageTap({ hideUsage: true, textKeys: ["content"] });
+    expect(run(tap, vllmChunk + usage + "data: [DONE]\n\n", [])).toBe(vllmChunk + "data: [DONE]\n\n");
+    expect(tap.usage).toEqual({ promptTokens: 5, completionTokens: 1, cachedTokens: 0 });
+  });
+});
+
+describe("SseUsageTap, client-requested usage", () => {
+  test("passes every byte on and still reads the usage", () => {
+    const upstream = openAiStream(PARTS, true);
+    for (const cuts of everyCut(upstream)) {
+      const tap = new SseUsageTap({ hideUsage: false, textKeys: ["content"] });
+      expect(run(tap, upstream, cuts)).toBe(upstream);
+      expect(tap.usage?.completionTokens).toBe(3);
+    }
+  });
+
+  test("a chunk without usage is passed on as the same bytes (no copy)", () => {
+    const tap = new SseUsageTap({ hideUsage: false, textKeys: ["content"] });
+    const chunk = enc.encode('data: {"choices":[{"delta":{"content":"x"}}]}\n\n');
+    expect(tap.push(chunk)).toBe(chunk);
+  });
+
+  test("Responses API: usage read from response.completed", () => {
+    const stream =
+      'event: response.created\ndata: {"type":"response.created","response":{"id":"r","usage":null}}\n\n' +
+      'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"Hi"}\n\n' +
+      'event: response.completed\ndata: {"type":"response.completed","response":{"id":"r","output":[{"content":[{"text":"Hi"}]}],"usage":{"input_tokens":7,"output_tokens":1,"total_tokens":8,"input_tokens_details":{"cached_tokens":2}}}}\n\n';
+    const tap = new SseUsageTap({ hideUsage: false, textKeys: ["delta"] });
+    expect(run(tap, stream, [30, 100, 180])).toBe(stream);
+    expect(tap.usage).toEqual({ promptTokens: 7, completionTokens: 1, cachedTokens: 2 });
+    expect(tap.keptText()).toBe("Hi");
+  });
+});
+
+describe("SseUsageTap, text for estimates", () => {
+  test("collects generated text with escapes decoded, across split events", () => {
+    const upstream = openAiStream(PARTS, false);
+    const tap = new SseUsageTap({ hideUsage: false, textKeys: ["content"] });
+    run(tap, upstream, [33, 150]);
+    expect(tap.keptText()).toBe('Hé "wörld"\n!');
+    expect(tap.textChars).toBe('Hé "wörld"\n!'.length);
+    expect(tap.usage).toBeNull();
+  });
+
+  test("an unterminated last event is passed on at the end", () => {
+    const tap = new SseUsageTap({ hideUsage: true, textKeys: ["content"] });
+    expect(run(tap, 'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: [DONE]\n', [])).toBe(
+      'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: [DONE]\n',
+    );
+  });
+});
