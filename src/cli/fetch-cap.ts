@@ -16,5 +16,6 @@ export function ensureFetchCap(): void {
   // which the executable adds again by itself.
   const compiled = process.argv[1]?.startsWith("/$bunfs/") ?? false;
   const args = compiled ? process.argv.slice(2) : process.argv.slice(1);
-  execve(process.execPath, [process.execPath, ...args], { ...process.env, [VAR]: FETCH_CAP });
+  // runtime flags (bun --smol, --cpu-prof, ...) are in execArgv, not argv: keep them
+  execve(process.execPath, [process.execPath, ...process.execArgv, ...args], { ...process.env, [VAR]: FETCH_CAP });
 }

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { runDaemon } from "../daemon/daemon.ts";
 import { CliError, EXIT } from "./exit.ts";
 import { ensureFetchCap } from "./fetch-cap.ts";
+import { listenFlag } from "./flags.ts";
 import { defaultConfigPath } from "./validate.ts";
 
 interface ServeOptions {
@@ -36,6 +37,9 @@ Examples:
       } else if (opts.config) {
         throw new CliError("--demo and --config exclude each other: the demo has its own built-in config", EXIT.USAGE);
       }
+      // A bad --listen is a bad command line (exit 2), checked before any config is read;
+      // the demo would otherwise report it as an invalid config (exit 1).
+      if (opts.listen !== undefined) listenFlag("--listen", opts.listen);
       // Lift Bun's 256-concurrent-fetch cap before any work (re-execs once; see fetch-cap.ts).
       ensureFetchCap();
       const code = await runDaemon({ file, demo: opts.demo === true, listen: opts.listen ?? null });

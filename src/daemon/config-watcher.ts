@@ -9,10 +9,16 @@ import chokidar, { type FSWatcher } from "chokidar";
 const SETTLE_MS = 50;
 
 export interface ConfigWatcher {
+  /**
+   * Resolves once the watch is in place (chokidar's "ready"): a change made before then
+   * is not seen. chokidar sets its watches asynchronously, so the daemon awaits this
+   * before it announces "listening"; an edit made right after that must not be lost.
+   */
+  ready: Promise<void>;
   close(): Promise<void>;
 }
 
-export function watchConfig(file: string, onChange: (why: string) => void): ConfigWatcher {
+export function watchConfig(file: string, onChange: (why: string) => void, onError: (err: unknown) => void): ConfigWatcher {
   const path = resolve(file);
   const name = basename(path);
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -29,11 +35,21 @@ export function watchConfig(file: string, onChange: (why: string) => void): Conf
     depth: 0,
     ignored: (p: string) => p !== dirname(path) && basename(p) !== name,
   });
+  // Resolves on an error too: a daemon that cannot watch still serves (SIGHUP and
+  // POST /admin/reload still reload). Without a listener, an "error" event would throw.
+  const ready = new Promise<void>((resolveReady) => {
+    watcher.once("ready", () => resolveReady());
+    watcher.on("error", (err) => {
+      onError(err);
+      resolveReady();
+    });
+  });
   watcher.on("all", (event, p) => {
     if (resolve(p) !== path) return;
     if (event === "add" || event === "change") fire(`file ${event}`);
   });
   return {
+    ready,
     async close() {
       if (timer) clearTimeout(timer);
       await watcher.close();

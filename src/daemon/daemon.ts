@@ -55,7 +55,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   markLoaded(first.loaded.hash);
   const lifecycle = { draining: false };
   const reloader = new Reloader(opts.demo ? null : () => loadConfigFile(opts.file!), holder, services, log, {
-    listen,
+    // The config's own listen, not a --listen override: a reload compares config with
+    // config, or every reload under --listen would report "listen changed".
+    listen: first.loaded.config.listen,
     keepAliveMs: first.loaded.config.server.keepAliveMs,
   });
   const app = createApp({ holder, services, lifecycle, reload: () => reloader.reload("admin API") });
@@ -79,6 +81,58 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const why = (err as { code?: string })?.code === "EADDRINUSE" ? "the address is in use" : err instanceof Error ? err.message : String(err);
     throw new CliError(`cannot listen on ${formatUrl(listen)}: ${why}${opts.demo ? " (pick another with --listen 127.0.0.1:0)" : ""}`, EXIT.FAILURE);
   }
+  // Signal handlers go in before "listening" is announced: a supervisor (or a test) may
+  // signal as soon as it reads that line, and an unhandled SIGTERM/SIGHUP kills at once.
+  let watcher: ConfigWatcher | null = null;
+  const onHup = () => void reloader.reload("SIGHUP");
+  process.on("SIGHUP", onHup);
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((r) => (resolveExit = r));
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      log.warn("second signal: stopping now without waiting for requests in flight", { signal });
+      await server.stop(true);
+      return;
+    }
+    stopping = true;
+    lifecycle.draining = true;
+    const drainMs = holder.current.config.server.drainTimeoutMs;
+    const inFlight = server.pending();
+    // Stop accepting before saying so: once the line below is out, a new connection is
+    // refused (Bun closes the listening socket synchronously in stop()).
+    const closed = server.stop(false).then(() => false);
+    log.info("shutting down: no new connections, waiting for requests in flight", {
+      signal,
+      in_flight: inFlight,
+      drain_timeout_ms: drainMs,
+    });
+    process.off("SIGHUP", onHup);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = Promise.race([closed, new Promise<boolean>((r) => (timer = setTimeout(() => r(true), drainMs)))]);
+    await watcher?.close();
+    if (await timedOut) {
+      log.warn("drain timeout reached: cutting the requests still in flight", { in_flight: server.pending(), drain_timeout_ms: drainMs });
+      await server.stop(true);
+    }
+    clearTimeout(timer);
+    // Usage results of cut requests are recorded as their streams end; let them run.
+    await holder.current.drained();
+    log.info("stopped", { signal });
+    resolveExit(EXIT.OK);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+
+  if (!opts.demo && opts.file) {
+    watcher = watchConfig(
+      opts.file,
+      (why) => void reloader.reload(why),
+      (err) => log.warn("cannot watch the config file; reload with SIGHUP or POST /admin/reload", { error: String(err) }),
+    );
+    // Watch before saying "listening": an edit made right after that line must be seen.
+    await watcher.ready;
+  }
   const bound = { host: listen.host, port: server.port };
   const url = formatUrl(bound);
   log.info("listening", {
@@ -92,45 +146,5 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   });
   if (opts.demo) process.stdout.write(demoBanner(url, VERSION));
 
-  let watcher: ConfigWatcher | null = null;
-  if (!opts.demo && opts.file) watcher = watchConfig(opts.file, (why) => void reloader.reload(why));
-  const onHup = () => void reloader.reload("SIGHUP");
-  process.on("SIGHUP", onHup);
-
-  return await new Promise<number>((resolveExit) => {
-    let stopping = false;
-    const shutdown = async (signal: string) => {
-      if (stopping) {
-        log.warn("second signal: stopping now without waiting for requests in flight", { signal });
-        await server.stop(true);
-        return;
-      }
-      stopping = true;
-      lifecycle.draining = true;
-      const drainMs = holder.current.config.server.drainTimeoutMs;
-      log.info("shutting down: no new connections, waiting for requests in flight", {
-        signal,
-        in_flight: server.pending(),
-        drain_timeout_ms: drainMs,
-      });
-      process.off("SIGHUP", onHup);
-      await watcher?.close();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = await Promise.race([
-        server.stop(false).then(() => false),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), drainMs))),
-      ]);
-      clearTimeout(timer);
-      if (timedOut) {
-        log.warn("drain timeout reached: cutting the requests still in flight", { in_flight: server.pending(), drain_timeout_ms: drainMs });
-        await server.stop(true);
-      }
-      // Usage results of cut requests are recorded as their streams end; let them run.
-      await holder.current.drained();
-      log.info("stopped", { signal });
-      resolveExit(EXIT.OK);
-    };
-    process.on("SIGTERM", () => void shutdown("SIGTERM"));
-    process.on("SIGINT", () => void shutdown("SIGINT"));
-  });
+  return await exited;
 }

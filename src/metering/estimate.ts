@@ -70,10 +70,9 @@ export async function estimatePromptTokens(body: Record<string, unknown>): Promi
 
 /**
  * Completion tokens from the text the tap kept. When the answer was longer than what
- * was kept, the rest is extrapolated from the kept part's tokens per character.
+ * was kept (coverage > 1), the rest is extrapolated from the kept part's token density.
  */
-export async function estimateCompletionTokens(kept: string, totalChars: number): Promise<number> {
+export async function estimateCompletionTokens(kept: string, coverage: number): Promise<number> {
   const n = await countTokens(kept);
-  if (totalChars <= kept.length || kept.length === 0) return n;
-  return Math.round((n * totalChars) / kept.length);
+  return coverage > 1 ? Math.round(n * coverage) : n;
 }

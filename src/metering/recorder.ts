@@ -2,11 +2,37 @@
 // Runs on the hot path at the end of every request: no I/O waits here.
 
 import type { Logger } from "../log/logger.ts";
+import { counterChild, histogramChild, type CounterChild, type HistogramChild } from "../metrics/fast-child.ts";
 import { metrics, statusClass } from "../metrics/metrics.ts";
 import type { UsageResult, UsageSink } from "./usage.ts";
 
+/** The metric series one kind of request adds to, bound once per label combination. */
+interface Series {
+  requests: CounterChild;
+  duration: HistogramChild;
+  ttft: HistogramChild;
+  prompt: CounterChild;
+  completion: CounterChild;
+  cached: CounterChild;
+  estimated: CounterChild;
+}
+
+function series(model: string, backend: string, status: string, stream: string): Series {
+  return {
+    requests: counterChild(metrics.requests, { model, backend, status_class: status, stream }),
+    duration: histogramChild(metrics.requestDuration, { model, stream }),
+    ttft: histogramChild(metrics.ttft, { model }),
+    prompt: counterChild(metrics.tokens, { model, type: "prompt" }),
+    completion: counterChild(metrics.tokens, { model, type: "completion" }),
+    cached: counterChild(metrics.tokens, { model, type: "cached" }),
+    estimated: counterChild(metrics.estimatedUsage, { backend }),
+  };
+}
+
 export class UsageRecorder {
   private readonly sinks: UsageSink[] = [];
+  /** Label values are bounded (route and backend names from the config), so is this. */
+  private readonly series = new Map<string, Series>();
   /** log.access from the config in force (reloadable). */
   accessLog = true;
 
@@ -22,14 +48,19 @@ export class UsageRecorder {
 
   record(u: UsageResult): void {
     const model = u.route || "none";
+    const backend = u.backend || "none";
+    const status = statusClass(u.status);
     const stream = u.stream ? "true" : "false";
-    metrics.requests.labels(model, u.backend || "none", statusClass(u.status), stream).inc();
-    metrics.requestDuration.labels(model, stream).observe(u.latencyMs / 1000);
-    if (u.ttftMs !== null) metrics.ttft.labels(model).observe(u.ttftMs / 1000);
-    if (u.promptTokens) metrics.tokens.labels(model, "prompt").inc(u.promptTokens);
-    if (u.completionTokens) metrics.tokens.labels(model, "completion").inc(u.completionTokens);
-    if (u.cachedTokens) metrics.tokens.labels(model, "cached").inc(u.cachedTokens);
-    if (u.source === "estimate") metrics.estimatedUsage.labels(u.backend || "none").inc();
+    const key = `${model}\u0000${backend}\u0000${status}\u0000${stream}`;
+    let m = this.series.get(key);
+    if (!m) this.series.set(key, (m = series(model, backend, status, stream)));
+    m.requests.inc();
+    m.duration.observe(u.latencyMs / 1000);
+    if (u.ttftMs !== null) m.ttft.observe(u.ttftMs / 1000);
+    if (u.promptTokens) m.prompt.inc(u.promptTokens);
+    if (u.completionTokens) m.completion.inc(u.completionTokens);
+    if (u.cachedTokens) m.cached.inc(u.cachedTokens);
+    if (u.source === "estimate") m.estimated.inc();
     if (this.accessLog) this.writeAccessLine(u);
     for (const s of this.sinks) {
       try {

@@ -18,11 +18,14 @@ export interface MockServerOptions extends Partial<MockOptions> {
   hostname?: string;
   /** Default 0: any free port. */
   port?: number;
+  /** Pin ids and `created` (tests that compare whole answers byte for byte). */
+  idTag?: string;
+  now?: () => number;
 }
 
 export async function startMockServer(opts: MockServerOptions = {}): Promise<MockServer> {
   const hostname = opts.hostname ?? "127.0.0.1";
-  const backend = createMockBackend(resolveMockOptions(opts), { silentDrops: true });
+  const backend = createMockBackend(resolveMockOptions(opts), { silentDrops: true, idTag: opts.idTag, now: opts.now });
   const server = Bun.serve({
     hostname,
     port: opts.port ?? 0,

@@ -2,7 +2,9 @@
 // backend reported no usage. Only ever called on that slow path.
 
 import type { EstimateSource } from "./exchange.ts";
-import { KEEP_CHARS } from "./sse-usage-tap.ts";
+
+/** Characters kept for the estimate; a longer answer is extrapolated. */
+const KEEP_CHARS = 16384;
 
 function collect(v: unknown, out: string[]): void {
   if (!v || typeof v !== "object") return;
@@ -30,5 +32,5 @@ export function completionText(json: string): EstimateSource {
   }
   const all = parts.join("");
   const kept = all.slice(0, KEEP_CHARS);
-  return { keptText: () => kept, textChars: all.length };
+  return { keptText: () => kept, coverage: () => (kept.length === 0 ? 1 : all.length / kept.length) };
 }

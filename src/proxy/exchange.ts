@@ -24,8 +24,10 @@ export interface RequestInfo {
 
 /** Where an estimate comes from when the backend reports no usage. */
 export interface EstimateSource {
+  /** The generated text kept (all of it, or the first part of a long answer). */
   keptText(): string;
-  readonly textChars: number;
+  /** All generated text / kept text (>= 1): the estimate is scaled by it. */
+  coverage(): number;
 }
 
 export class Exchange {
@@ -48,7 +50,6 @@ export class Exchange {
 
   private currentAc: AbortController | null = null;
   private backendState: BackendState | null = null;
-  private totalTimer: ReturnType<typeof setTimeout> | null = null;
   private done = false;
 
   constructor(
@@ -62,14 +63,6 @@ export class Exchange {
 
   get requestId(): string {
     return this.info.requestId;
-  }
-
-  /** The request-wide deadline (timeouts.total), counted from arrival. */
-  armTotal(totalMs: number): void {
-    const left = Math.max(0, totalMs - (performance.now() - this.info.t0));
-    this.totalTimer = setTimeout(() => {
-      this.currentAc?.abort(new GatewayError("upstream_total_timeout", `The request took longer than the total time allowed (${totalMs} ms).`));
-    }, left);
   }
 
   /** The client went away: stop the backend at once so it stops generating. */
@@ -106,7 +99,6 @@ export class Exchange {
   finish(status: number, errorCode: string | null): void {
     if (this.done) return;
     this.done = true;
-    if (this.totalTimer) clearTimeout(this.totalTimer);
     this.releaseBackend();
     this.currentAc = null;
     this.rt.leave();
@@ -158,7 +150,7 @@ export class Exchange {
     try {
       const promptTokens = await estimatePromptTokens(this.requestBody!);
       const g = this.generated;
-      const completionTokens = g ? await estimateCompletionTokens(g.keptText(), g.textChars) : 0;
+      const completionTokens = g ? await estimateCompletionTokens(g.keptText(), g.coverage()) : 0;
       return { ...base, promptTokens, completionTokens, cachedTokens: 0, totalTokens: promptTokens + completionTokens, source: "estimate" };
     } catch (err) {
       this.services.log.error("token estimate failed", { request_id: base.requestId, error: String(err) });

@@ -9,6 +9,7 @@ import { attemptOrder, type Target } from "../routing/route-table.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { Services } from "../runtime/services.ts";
 import type { Endpoint } from "./endpoints.ts";
+import { AttemptDeadlines } from "./deadlines.ts";
 import { CLIENT_GONE, Exchange, type RequestInfo } from "./exchange.ts";
 import { upstreamRequestHeaders } from "./headers.ts";
 import { parseInferenceBody, upstreamBodyText, type InferenceBody } from "./request-body.ts";
@@ -66,7 +67,6 @@ export async function proxyInference(
       });
     }
     ex.route = route.name;
-    ex.armTotal(rt.config.timeouts.totalMs);
     return await tryTargets(req, endpoint, attemptOrder(route), body, ex, rt);
   } catch (err) {
     const ge = asGatewayError(err);
@@ -84,6 +84,10 @@ async function tryTargets(req: Request, endpoint: Endpoint, order: Target[], bod
       ex.retries++;
       await backoff(i, rt.config.retries.backoffMs);
       if (ex.clientGone) throw CLIENT_GONE;
+      const totalMs = rt.config.timeouts.totalMs;
+      if (performance.now() - ex.info.t0 >= totalMs) {
+        throw new GatewayError("upstream_total_timeout", `The request took longer than the total time allowed (${totalMs} ms).`);
+      }
     }
     last = await attempt(req, endpoint, order[i]!, body, ex, rt);
     if (last.kind === "answer") return last.response;
@@ -105,7 +109,6 @@ function backoff(retry: number, baseMs: number): Promise<void> {
 
 async function attempt(req: Request, endpoint: Endpoint, target: Target, body: InferenceBody, ex: Exchange, rt: Runtime): Promise<AttemptResult> {
   const backend = target.backend;
-  const timeouts = backend.config.timeouts;
   const hideUsage = body.stream && endpoint.streamUsage === "on_request" && !body.clientIncludeUsage;
   const upstreamText = upstreamBodyText(body, target.model, hideUsage);
   const headers = upstreamRequestHeaders(req.headers, backend, ex.info);
@@ -114,49 +117,50 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
   ex.upstreamModel = target.model ?? body.model;
 
   const ac = ex.beginAttempt(backend.state);
-  let headersIn = false;
-  const firstByte = setTimeout(
-    () => ac.abort(new GatewayError("upstream_first_byte_timeout", `Backend ${backend.name} did not start answering within ${timeouts.firstByteMs} ms.`)),
-    timeouts.firstByteMs,
-  );
-  // Bun's fetch has no connect timeout. When nothing came back by the connect deadline,
-  // try a plain TCP connection: if that fails as well, the backend is unreachable.
-  const connect =
-    backend.network && timeouts.connectMs < timeouts.firstByteMs
-      ? setTimeout(() => {
+  const timeouts = backend.config.timeouts;
+  const deadlines = new AttemptDeadlines(ac, {
+    timeouts,
+    requestStart: ex.info.t0,
+    totalMs: rt.config.timeouts.totalMs,
+    backendName: backend.name,
+    // Bun's fetch has no connect timeout: when nothing came back by the connect
+    // deadline, try a plain TCP connection; if that fails too, the backend is unreachable.
+    onConnectDeadline: backend.network
+      ? (abort) => {
           void probeConnect(backend.baseUrl, timeouts.connectMs).then((r) => {
-            if (r === "ok" || headersIn) return;
+            if (r === "ok") return;
             const code = r === "timeout" ? "upstream_connect_timeout" : "upstream_connect_error";
-            ac.abort(new GatewayError(code, `Could not connect to backend ${backend.name} within ${timeouts.connectMs} ms.`));
+            abort(new GatewayError(code, `Could not connect to backend ${backend.name} within ${timeouts.connectMs} ms.`));
           });
-        }, timeouts.connectMs)
-      : null;
+        }
+      : null,
+  });
 
   let res: Response;
   try {
-    res = await backend.fetch(url, { method: "POST", headers, body: upstreamText, signal: ac.signal });
+    res = await backend.fetch(url, headers, upstreamText, ac.signal);
   } catch (err) {
+    deadlines.stop();
     const error = fetchFailure(err, ac, backend.name);
-    clearTimeout(firstByte);
-    if (connect) clearTimeout(connect);
     ex.releaseBackend();
     if (error !== CLIENT_GONE) metrics.upstreamErrors.labels(backend.name, error.code).inc();
     return { kind: "failed", error, retryable: RETRY_CODES.has(error.code) };
   }
-  headersIn = true;
-  clearTimeout(firstByte);
-  if (connect) clearTimeout(connect);
+  deadlines.headersArrived();
 
   if (res.status >= 400) {
     metrics.upstreamErrors.labels(backend.name, `http_${res.status}`).inc();
     let text = "";
     try {
+      deadlines.reading();
       text = await readErrorText(res);
     } catch (err) {
+      deadlines.stop();
       ex.releaseBackend();
       const error = fetchFailure(err, ac, backend.name);
       return { kind: "failed", error, retryable: RETRY_CODES.has(error.code) };
     }
+    deadlines.stop();
     ex.releaseBackend();
     const out = new Headers(res.headers);
     for (const h of ["content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive"]) out.delete(h);
@@ -165,9 +169,10 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
     return { kind: "refused", status: res.status, body: openAiErrorBody(res.status, text, backend.name), headers: out, retryable: RETRY_STATUSES.has(res.status) };
   }
   try {
-    return { kind: "answer", response: await answer(res, { ex, endpoint, backend, rt, ac, hideUsage }) };
+    return { kind: "answer", response: await answer(res, { ex, endpoint, backend, rt, ac, deadlines, hideUsage }) };
   } catch (err) {
     // Only the whole-body read of a small JSON answer gets here, before any byte left.
+    deadlines.stop();
     const error = fetchFailure(err, ac, backend.name);
     ex.releaseBackend();
     return { kind: "failed", error, retryable: false };

@@ -4,6 +4,7 @@
 // large or unsized JSON answers are streamed and their usage read from the tail.
 
 import { GatewayError } from "../errors.ts";
+import type { AttemptDeadlines } from "./deadlines.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { Backend } from "../runtime/backend.ts";
 import type { Endpoint, EndpointKind } from "./endpoints.ts";
@@ -31,25 +32,9 @@ export interface AnswerContext {
   backend: Backend;
   rt: Runtime;
   ac: AbortController;
+  deadlines: AttemptDeadlines;
   /** The gateway added stream_options.include_usage: hide what it brings. */
   hideUsage: boolean;
-}
-
-/** Arms the idle timer (timeouts.idle) before each read of the answer's body. */
-class IdleTimer {
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  constructor(
-    private readonly ac: AbortController,
-    private readonly ms: number,
-  ) {}
-  arm(): void {
-    if (this.timer) this.timer.refresh();
-    else this.timer = setTimeout(() => this.ac.abort(new GatewayError("upstream_idle_timeout", `The backend sent nothing for ${this.ms} ms.`)), this.ms);
-  }
-  clear(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
 }
 
 /** The reason a read failed: our own abort reason when we aborted, else a backend failure. */
@@ -75,21 +60,22 @@ export async function answer(res: Response, ctx: AnswerContext): Promise<Respons
   return streamJson(res, headers, ctx);
 }
 
+const decoder = new TextDecoder();
+
 async function bufferJson(res: Response, headers: Headers, ctx: AnswerContext): Promise<Response> {
-  const { ex, ac } = ctx;
-  const idle = new IdleTimer(ac, ctx.backend.config.timeouts.idleMs);
-  idle.arm();
+  const { ex, ac, deadlines } = ctx;
   let buf: ArrayBuffer;
+  deadlines.reading();
   try {
     buf = await res.arrayBuffer();
   } catch (err) {
-    idle.clear();
     throw readFailure(err, ac);
+  } finally {
+    deadlines.stop();
   }
-  idle.clear();
   ex.firstByte();
   ex.bytesOut = buf.byteLength;
-  const text = new TextDecoder().decode(buf);
+  const text = decoder.decode(buf);
   ex.usage = usageFromJsonText(text);
   if (!ex.usage) ex.generated = completionText(text);
   ex.finish(res.status, null);
@@ -108,7 +94,7 @@ function streamJson(res: Response, headers: Headers, ctx: AnswerContext): Respon
     },
     flush: () => null,
     end(ex) {
-      const tail = new TextDecoder().decode(Buffer.concat(chunks));
+      const tail = decoder.decode(Buffer.concat(chunks));
       ex.usage = usageFromJsonText(tail);
       if (!ex.usage) ex.generated = completionText(tail);
     },
@@ -157,9 +143,8 @@ const SSE_COMMENT = new TextEncoder().encode(":\n\n");
  * memory, and each chunk leaves as soon as it arrived.
  */
 function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap, flushHeaders: boolean): Response {
-  const { ex, ac } = ctx;
+  const { ex, ac, deadlines } = ctx;
   const reader = res.body!.getReader();
-  const idle = new IdleTimer(ac, ctx.backend.config.timeouts.idleMs);
   let ended = false;
   let sentAny = false;
   /** A read still under way when a pull returned early (the header flush). */
@@ -167,7 +152,7 @@ function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap,
   const end = (status: number, code: string | null) => {
     if (ended) return;
     ended = true;
-    idle.clear();
+    deadlines.stop();
     tap.end(ex);
     ex.finish(status, code);
   };
@@ -182,7 +167,7 @@ function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap,
       async pull(controller) {
         try {
           for (;;) {
-            idle.arm();
+            deadlines.reading();
             let r: ReadResult | null;
             if (pending) {
               r = await pending;
@@ -197,6 +182,7 @@ function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap,
               r = await reader.read();
             }
             pending = null;
+            deadlines.readDone();
             if (r.done) {
               const rest = tap.flush();
               if (rest && rest.byteLength) {

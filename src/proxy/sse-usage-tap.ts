@@ -4,15 +4,17 @@
 // - Bytes are passed on per complete event. Only the unfinished tail of an event split
 //   across network chunks waits for its end, which costs the client nothing: an SSE
 //   parser dispatches an event only at its blank line anyway.
-// - A chunk without the bytes `"usage"` is passed on as the very same Uint8Array.
-// - Only an event whose `"usage"` is followed by an object is parsed (once per stream,
-//   normally: the final usage chunk).
+// - The common chunk (whole events, no usage object) is scanned as bytes, never decoded,
+//   and passed on as the very same Uint8Array.
+// - Only an event whose `"usage"` is followed by an object is decoded and parsed (once
+//   per stream, normally: the final usage chunk).
 // - When the gateway itself asked for usage (stream_options.include_usage, which the
 //   client did not set), the client must see the stream it would have got directly:
 //   the extra usage chunk (choices: []) is dropped, and the `"usage":null` member that
 //   OpenAI adds to every other chunk when include_usage is on is cut out.
 // - For the estimate when no usage arrives (backend without usage support, or a stream
-//   cut short), generated text is collected from the events (bounded; see KEEP_CHARS).
+//   cut short), the generated text's raw JSON string bytes are kept (bounded, see
+//   KEEP_BYTES) and decoded only if an estimate is ever needed.
 
 import type { TokenUsage } from "../metering/usage.ts";
 import { usageFromObject } from "./usage-parse.ts";
@@ -21,9 +23,13 @@ const USAGE_KEY = '"usage"';
 /** An unfinished event longer than this is passed on as is and the tap stops editing. */
 const MAX_PENDING = 1 << 20;
 /** Generated text kept for a tokenizer estimate; longer answers are extrapolated. */
-export const KEEP_CHARS = 16384;
+export const KEEP_BYTES = 16384;
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const USAGE_BYTES = Buffer.from(USAGE_KEY);
+const LF2 = Buffer.from("\n\n");
+const CRLF2 = Buffer.from("\r\n\r\n");
 
 export interface SseTapOptions {
   /** Cut the usage chunk and usage:null members (the gateway added include_usage). */
@@ -32,11 +38,31 @@ export interface SseTapOptions {
   textKeys: readonly string[];
 }
 
-/** Index just past the last event terminator (blank line) in `text`, 0 when none. */
-function lastEventEnd(text: string): number {
-  const lf = text.lastIndexOf("\n\n");
-  const crlf = text.lastIndexOf("\r\n\r\n");
+/** Index just past the last event terminator (blank line) in `b`, 0 when none. */
+function lastEventEnd(b: Buffer): number {
+  const n = b.length;
+  // the usual case: the chunk ends with a whole event
+  if (n >= 2 && b[n - 1] === 10 && b[n - 2] === 10) return n;
+  const lf = b.lastIndexOf(LF2);
+  const crlf = b.lastIndexOf(CRLF2);
   return Math.max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 4);
+}
+
+function skipWsBytes(b: Buffer, i: number): number {
+  while (i < b.length && b[i]! <= 32) i++;
+  return i;
+}
+
+/** Index just past the JSON string starting at `i`. */
+function stringEndBytes(b: Buffer, i: number): number {
+  let j = i + 1;
+  while (j < b.length) {
+    const c = b[j]!;
+    if (c === 92) j += 2;
+    else if (c === 34) return j + 1;
+    else j++;
+  }
+  return b.length;
 }
 
 function eventStart(text: string, at: number): number {
@@ -71,98 +97,132 @@ function skipWs(text: string, i: number): number {
   return i;
 }
 
-/** Index just past the JSON string starting at `i`. */
-function stringEnd(text: string, i: number): number {
-  let j = i + 1;
-  while (j < text.length) {
-    const c = text.charCodeAt(j);
-    if (c === 92) j += 2;
-    else if (c === 34) return j + 1;
-    else j++;
-  }
-  return text.length;
-}
-
 export class SseUsageTap {
   /** The last usage object the backend sent (the final one wins). */
   usage: TokenUsage | null = null;
-  /** Characters of generated text seen. */
-  textChars = 0;
-  private kept = "";
-  private pending = "";
+  /** Bytes of generated text (as JSON string contents) seen. */
+  private textBytes = 0;
+  /** Grown as text arrives (most answers are short): 1000 streams must not cost 16 MB. */
+  private kept: Uint8Array = EMPTY;
+  private keptLen = 0;
+  private keptFull = false;
+  /** The unfinished tail of an event split across chunks. */
+  private pending: Uint8Array | null = null;
   private passthrough = false;
-  private readonly decoder = new TextDecoder();
-  private readonly keys: string[];
+  private readonly keys: Buffer[];
 
   constructor(private readonly opts: SseTapOptions) {
-    this.keys = opts.textKeys.map((k) => `"${k}":`);
+    this.keys = opts.textKeys.map((k) => Buffer.from(`"${k}":`));
   }
 
-  /** Generated text kept for an estimate (at most KEEP_CHARS). */
+  /** Generated text kept for an estimate (decoded now, on the slow path only). */
   keptText(): string {
-    return this.kept;
+    const raw = decoder.decode(this.kept.subarray(0, this.keptLen));
+    try {
+      return JSON.parse(`"${raw}"`) as string;
+    } catch {
+      return raw;
+    }
+  }
+
+  /** How much more text there was than was kept (>= 1), to extrapolate an estimate. */
+  coverage(): number {
+    return this.keptLen === 0 ? 1 : this.textBytes / this.keptLen;
   }
 
   /** Bytes to send on for this chunk: the chunk itself, an edited copy, or nothing yet. */
   push(chunk: Uint8Array): Uint8Array {
     if (this.passthrough) return chunk;
-    const s = this.decoder.decode(chunk, { stream: true });
-    const carried = this.pending !== "";
-    const text = carried ? this.pending + s : s;
-    const end = lastEventEnd(text);
+    const data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    const carried = this.pending !== null;
+    this.pending = null;
+    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const end = lastEventEnd(b);
     if (end === 0) {
-      if (text.length > MAX_PENDING) {
+      if (data.byteLength > MAX_PENDING) {
         // Not a real event stream (or an absurd event): stop editing, pass it all on.
         this.passthrough = true;
-        this.pending = "";
-        return encoder.encode(text);
+        return data;
       }
-      this.pending = text;
+      this.pending = data;
       return EMPTY;
     }
-    const complete = end === text.length ? text : text.slice(0, end);
-    this.pending = end === text.length ? "" : text.slice(end);
+    if (end < b.length) this.pending = b.subarray(end);
+    const complete = end === b.length ? b : b.subarray(0, end);
     const out = this.process(complete);
-    if (out === complete && !carried && this.pending === "") return chunk;
-    return out.length === 0 ? EMPTY : encoder.encode(out);
+    if (out === complete && !carried && end === b.length) return chunk;
+    return out;
   }
 
   /** At the end of the stream: whatever unfinished event is left, processed and passed on. */
   flush(): Uint8Array {
-    const rest = this.pending + this.decoder.decode();
-    this.pending = "";
-    if (rest === "" || this.passthrough) return rest === "" ? EMPTY : encoder.encode(rest);
-    const out = this.process(rest);
-    return out.length === 0 ? EMPTY : encoder.encode(out);
+    const rest = this.pending;
+    this.pending = null;
+    if (!rest || rest.byteLength === 0) return EMPTY;
+    if (this.passthrough) return rest;
+    return this.process(Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength));
   }
 
-  private process(complete: string): string {
-    this.collectText(complete);
-    if (!complete.includes(USAGE_KEY)) return complete;
-    return this.handleUsage(complete);
+  private process(b: Buffer): Uint8Array {
+    this.collectText(b);
+    let at = b.indexOf(USAGE_BYTES);
+    if (at < 0) return b;
+    // Usage members: `null` ones are cut here as bytes (OpenAI puts one on every chunk
+    // once include_usage is on); an object means the usage chunk: decode that event.
+    const cuts: number[] = [];
+    while (at >= 0) {
+      const colon = skipWsBytes(b, at + USAGE_BYTES.length);
+      if (b[colon] !== 58 /* : */) {
+        at = b.indexOf(USAGE_BYTES, colon);
+        continue;
+      }
+      const v = skipWsBytes(b, colon + 1);
+      if (b[v] === 110 /* n */ && b[v + 1] === 117 && b[v + 2] === 108 && b[v + 3] === 108) {
+        if (this.opts.hideUsage) cuts.push(...nullMemberSpan(b, at, v + 4));
+        at = b.indexOf(USAGE_BYTES, v + 4);
+        continue;
+      }
+      return encoder.encode(this.handleUsage(decoder.decode(b)));
+    }
+    if (cuts.length === 0) return b;
+    const parts: Uint8Array[] = [];
+    let from = 0;
+    for (let i = 0; i < cuts.length; i += 2) {
+      parts.push(b.subarray(from, cuts[i]));
+      from = cuts[i + 1]!;
+    }
+    parts.push(b.subarray(from));
+    return Buffer.concat(parts);
   }
 
-  private collectText(text: string): void {
+  private collectText(b: Buffer): void {
     for (const key of this.keys) {
-      let at = text.indexOf(key);
+      let at = b.indexOf(key);
       while (at >= 0) {
-        const q = skipWs(text, at + key.length);
-        if (text.charCodeAt(q) !== 34) {
-          at = text.indexOf(key, q);
+        const q = skipWsBytes(b, at + key.length);
+        if (b[q] !== 34 /* " */) {
+          at = b.indexOf(key, q);
           continue;
         }
-        const end = stringEnd(text, q);
-        let value = text.slice(q + 1, end - 1);
-        if (value.includes("\\")) {
-          try {
-            value = JSON.parse(text.slice(q, end)) as string;
-          } catch {
-            // a broken escape: count the raw text
+        const end = stringEndBytes(b, q);
+        const len = end - q - 2;
+        if (len > 0) {
+          this.textBytes += len;
+          if (!this.keptFull) {
+            // whole pieces only, so the kept bytes stay valid JSON string content
+            const need = this.keptLen + len;
+            if (need <= KEEP_BYTES) {
+              if (need > this.kept.length) {
+                const grown = new Uint8Array(Math.min(KEEP_BYTES, Math.max(256, need * 2)));
+                grown.set(this.kept.subarray(0, this.keptLen));
+                this.kept = grown;
+              }
+              this.kept.set(b.subarray(q + 1, end - 1), this.keptLen);
+              this.keptLen = need;
+            } else this.keptFull = true;
           }
         }
-        this.textChars += value.length;
-        if (this.kept.length < KEEP_CHARS) this.kept += value.slice(0, KEEP_CHARS - this.kept.length);
-        at = text.indexOf(key, end);
+        at = b.indexOf(key, end);
       }
     }
   }
@@ -222,12 +282,17 @@ export class SseUsageTap {
 }
 
 /** The span to cut for a `"usage":null` member at `keyAt` whose value ends at `valueEnd`. */
-function nullMemberSpan(text: string, keyAt: number, valueEnd: number): [number, number] {
+function nullMemberSpan(text: { readonly length: number; [i: number]: number } | string, keyAt: number, valueEnd: number): [number, number] {
+  const at = typeof text === "string" ? (i: number) => text.charCodeAt(i) : (i: number) => text[i] ?? -1;
   let b = keyAt - 1;
-  while (b >= 0 && text.charCodeAt(b) <= 32) b--;
-  if (text.charCodeAt(b) === 44 /* , */) return [b, valueEnd];
+  while (b >= 0 && at(b) <= 32) b--;
+  if (at(b) === 44 /* , */) return [b, valueEnd];
   // first member: take the comma (and spaces) after it instead
-  let a = skipWs(text, valueEnd);
-  if (text.charCodeAt(a) === 44) a = skipWs(text, a + 1);
+  let a = valueEnd;
+  while (a < text.length && at(a) <= 32) a++;
+  if (at(a) === 44) {
+    a++;
+    while (a < text.length && at(a) <= 32) a++;
+  }
   return [keyAt, a];
 }

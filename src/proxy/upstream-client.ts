@@ -12,10 +12,11 @@
 //  - at most 256 fetches in flight unless BUN_CONFIG_MAX_HTTP_REQUESTS is set at start
 //    (src/cli/fetch-cap.ts).
 
-export type FetchFn = (url: string, init: RequestInit) => Promise<Response>;
+/** POST a JSON body upstream. */
+export type FetchFn = (url: string, headers: Headers, body: string, signal: AbortSignal) => Promise<Response>;
 
-export const upstreamFetch: FetchFn = (url, init) =>
-  fetch(url, { ...init, timeout: false, redirect: "manual" } as RequestInit);
+export const upstreamFetch: FetchFn = (url, headers, body, signal) =>
+  fetch(url, { method: "POST", headers, body, signal, timeout: false, redirect: "manual" } as RequestInit);
 
 export type ConnectProbe = "ok" | "refused" | "timeout";
 

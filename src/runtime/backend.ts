@@ -31,7 +31,7 @@ export function createBackend(config: BackendConfig, state: BackendState): Backe
       name: config.name,
       config,
       baseUrl: MOCK_BASE,
-      fetch: (url, init) => mock.fetch(new Request(url, init)),
+      fetch: (url, headers, body, signal) => mock.fetch(new Request(url, { method: "POST", headers, body, signal })),
       network: false,
       state,
     };

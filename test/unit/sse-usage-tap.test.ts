@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { SseUsageTap } from "../../src/proxy/sse-usage-tap.ts";
+import { KEEP_BYTES, SseUsageTap } from "../../src/proxy/sse-usage-tap.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -109,7 +109,7 @@ describe("SseUsageTap, text for estimates", () => {
     const tap = new SseUsageTap({ hideUsage: false, textKeys: ["content"] });
     run(tap, upstream, [33, 150]);
     expect(tap.keptText()).toBe('Hé "wörld"\n!');
-    expect(tap.textChars).toBe('Hé "wörld"\n!'.length);
+    expect(tap.coverage()).toBe(1);
     expect(tap.usage).toBeNull();
   });
 
@@ -118,5 +118,18 @@ describe("SseUsageTap, text for estimates", () => {
     expect(run(tap, 'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: [DONE]\n', [])).toBe(
       'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: [DONE]\n',
     );
+  });
+});
+
+describe("SseUsageTap, long answers", () => {
+  test("keeps at most KEEP_BYTES of text and reports how much more there was", () => {
+    const tap = new SseUsageTap({ hideUsage: false, textKeys: ["content"] });
+    const piece = "word ".repeat(20); // 100 bytes
+    const n = 400; // 40 000 bytes of text in all
+    for (let i = 0; i < n; i++) tap.push(enc.encode(`data: {"choices":[{"delta":{"content":${JSON.stringify(piece)}}}]}\n\n`));
+    const kept = tap.keptText();
+    expect(kept.length).toBeLessThanOrEqual(KEEP_BYTES);
+    expect(kept.length % piece.length).toBe(0); // whole pieces only
+    expect(tap.coverage() * kept.length).toBeCloseTo(n * piece.length, 0);
   });
 });
