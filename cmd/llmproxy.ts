@@ -5,7 +5,6 @@ import { buildProgram } from "../src/cli/program.ts";
 import { CliError, EXIT } from "../src/cli/exit.ts";
 
 const program = buildProgram();
-program.exitOverride();
 const debug = process.argv.includes("--debug");
 
 try {

@@ -16,6 +16,10 @@ export function buildProgram(): Command {
     .description("llmproxy: a fast LLM gateway (keys, quotas, routing, failover, exact usage metering)")
     .version(VERSION, "-V, --version", "print the version")
     .option("--debug", "print stack traces with errors")
+    // Set before the subcommands exist: commander copies it only into commands created
+    // after it, and a subcommand without it exits 1 on a bad command line instead of 2.
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, "llmproxy: ")) })
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", EXIT_HELP);
   registerServe(program);

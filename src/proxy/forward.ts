@@ -5,7 +5,7 @@
 import { asGatewayError, errorResponse, GatewayError } from "../errors.ts";
 import { metrics } from "../metrics/metrics.ts";
 import type { Connection } from "../server/bun-server.ts";
-import { attemptOrder, type Target } from "../routing/route-table.ts";
+import { attemptOrder, isAvailable, type Target } from "../routing/route-table.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { Services } from "../runtime/services.ts";
 import type { Endpoint } from "./endpoints.ts";
@@ -67,7 +67,8 @@ export async function proxyInference(
       });
     }
     ex.route = route.name;
-    return await tryTargets(req, endpoint, attemptOrder(route), body, ex, rt);
+    const order = attemptOrder(route);
+    return await tryTargets(req, endpoint, order, body, ex, rt);
   } catch (err) {
     const ge = asGatewayError(err);
     if (ge.code === "internal_error") services.log.error("internal error", { request_id: info.requestId, error: String(err), stack: (err as Error)?.stack });
@@ -77,10 +78,14 @@ export async function proxyInference(
 }
 
 async function tryTargets(req: Request, endpoint: Endpoint, order: Target[], body: InferenceBody, ex: Exchange, rt: Runtime): Promise<Response> {
-  const maxAttempts = Math.min(order.length, 1 + rt.config.retries.attempts);
+  const maxAttempts = 1 + rt.config.retries.attempts;
   let last: AttemptResult | null = null;
-  for (let i = 0; i < maxAttempts; i++) {
-    if (i > 0) {
+  let tried = 0;
+  for (let i = 0; i < order.length && tried < maxAttempts; i++) {
+    const target = order[i]!;
+    // a backend at its max_inflight is passed over, not waited for
+    if (!isAvailable(target)) continue;
+    if (tried > 0) {
       ex.retries++;
       await backoff(i, rt.config.retries.backoffMs);
       if (ex.clientGone) throw CLIENT_GONE;
@@ -89,11 +94,17 @@ async function tryTargets(req: Request, endpoint: Endpoint, order: Target[], bod
         throw new GatewayError("upstream_total_timeout", `The request took longer than the total time allowed (${totalMs} ms).`);
       }
     }
-    last = await attempt(req, endpoint, order[i]!, body, ex, rt);
+    tried++;
+    last = await attempt(req, endpoint, target, body, ex, rt);
     if (last.kind === "answer") return last.response;
     if (!last.retryable || ex.clientGone) break;
   }
-  if (!last || ex.clientGone) throw CLIENT_GONE;
+  if (ex.clientGone) throw CLIENT_GONE;
+  if (!last) {
+    throw new GatewayError("no_backend_available", `Every backend of model "${ex.route}" is at its max_inflight limit; retry shortly.`, {
+      headers: { "retry-after": "1" },
+    });
+  }
   if (last.kind === "failed") throw last.error;
   // The last target refused: its status and error go to the client, in OpenAI form.
   ex.finish(last.status, `upstream_http_${last.status}`);

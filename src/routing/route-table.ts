@@ -54,6 +54,12 @@ export class RouteTable {
   }
 }
 
+/** Whether a target can take one more request now (its backend's max_inflight). */
+export function isAvailable(t: Target): boolean {
+  const max = t.backend.config.maxInflight;
+  return max === 0 || t.backend.state.inflight < max;
+}
+
 /**
  * The targets to try for one request, in order: the route's own, starting where its
  * strategy points, then each fallback route's. A (backend, model) pair appears once:

@@ -40,6 +40,7 @@ interface Ctx {
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
+const MODEL_PREFIX = "/v1/models/";
 
 function json(body: unknown, status: number, requestId: string): Response {
   return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, "x-request-id": requestId } });
@@ -72,6 +73,16 @@ export function createApp(deps: AppDeps): Handler {
     const data = rt.routes.names().map((id) => ({ id, object: "model", created, owned_by: "llmproxy" }));
     return json({ object: "list", data }, 200, ctx.requestId);
   });
+  add("GET", MODEL_PREFIX, (req, _conn, ctx) => {
+    // GET /v1/models/{id}: OpenAI's model retrieval (ids may contain slashes)
+    const { path } = splitUrl(req.url);
+    const id = decodeURIComponent(path.slice(MODEL_PREFIX.length));
+    const rt = deps.holder.current;
+    if (!rt.routes.names().includes(id)) {
+      throw new GatewayError("model_not_found", `The model "${id}" does not exist on this gateway; GET /v1/models lists the models it serves.`, { param: "model" });
+    }
+    return json({ id, object: "model", created: Math.floor(rt.loadedAt / 1000), owned_by: "llmproxy" }, 200, ctx.requestId);
+  });
   add("GET", "/health", (_req, _conn, ctx) => json({ status: "ok" }, 200, ctx.requestId));
   add("GET", "/ready", (_req, _conn, ctx) =>
     deps.lifecycle.draining ? json({ status: "draining" }, 503, ctx.requestId) : json({ status: "ready", config: deps.holder.current.hash }, 200, ctx.requestId),
@@ -101,7 +112,8 @@ export function createApp(deps: AppDeps): Handler {
         res.headers.set("connection", "close");
         return res;
       }
-      const byMethod = routes.get(path) ?? (path === metricsPath(deps) ? METRICS : undefined);
+      const byMethod =
+        routes.get(path) ?? (path === metricsPath(deps) ? METRICS : path.startsWith(MODEL_PREFIX) && path.length > MODEL_PREFIX.length ? routes.get(MODEL_PREFIX) : undefined);
       if (!byMethod) throw new GatewayError("not_found", `No endpoint ${req.method} ${path} on this gateway.`);
       const route = byMethod.get(req.method);
       if (!route) {

@@ -29,6 +29,8 @@ export interface ProxyProcess {
   requests(): LogLine[];
   /** Wait until the access log holds n lines, then return them. */
   waitForRequests(n: number): Promise<LogLine[]>;
+  /** The access-log line (past or future) of the request with this id. */
+  accessLine(requestId: string): Promise<LogLine>;
   signal(sig: NodeJS.Signals): void;
   /** SIGTERM (by default) and wait for exit; returns the exit code. */
   stop(sig?: NodeJS.Signals): Promise<number>;
@@ -111,7 +113,9 @@ export async function startProxy(opts: StartOptions): Promise<ProxyProcess> {
           resolve(l);
         },
       });
-      void proc.exited.then((code) => {
+      // Only once stderr is read to its end: a line written just before the exit (such as
+      // "stopped") may still be in the pipe when the exit is seen.
+      void Promise.all([proc.exited, stderrDone.catch(() => {})]).then(([code]) => {
         clearTimeout(timer);
         reject(new Error(`llmproxy exited (${code}) while waiting for ${what}; stderr:\n${[...rawStderr, ...logs.map((l) => JSON.stringify(l))].join("\n")}`));
       });
@@ -138,6 +142,7 @@ export async function startProxy(opts: StartOptions): Promise<ProxyProcess> {
       while (requests().length < n) await nextLog((l) => l.msg === "request", `${n} access-log lines (have ${requests().length})`);
       return requests();
     },
+    accessLine: (requestId) => waitForLog((l) => l.msg === "request" && l.request_id === requestId, `the access-log line of ${requestId}`),
     signal: (sig) => proc.kill(sig),
     async stop(sig = "SIGTERM") {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
