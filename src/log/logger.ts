@@ -24,6 +24,11 @@ class BatchedStderr {
   private pending: string[] = [];
   private scheduled = false;
 
+  constructor() {
+    // Whatever way the process ends, queued lines go out first.
+    process.on("exit", this.flush);
+  }
+
   write(line: string): void {
     this.pending.push(line);
     if (!this.scheduled) {
@@ -123,5 +128,3 @@ function isoNow(): string {
 
 /** The process-wide logger. Configured from the config at start and on each reload. */
 export const log = new Logger({ level: "info", format: "json" });
-// Whatever way the process ends, queued lines go out first.
-process.on("exit", () => log.flush());

@@ -104,7 +104,7 @@ export class Exchange {
     this.rt.leave();
     if (this.clientGone) {
       status = 499;
-      errorCode ??= "client_closed_request";
+      errorCode = "client_closed_request";
     }
     const latencyMs = performance.now() - this.info.t0;
     const base = this.result(status, errorCode, latencyMs);

@@ -70,7 +70,8 @@ export async function proxyInference(
     const order = attemptOrder(route);
     return await tryTargets(req, endpoint, order, body, ex, rt);
   } catch (err) {
-    const ge = asGatewayError(err);
+    // A client that left mid-upload makes the body read fail: that is a 499, not ours.
+    const ge = ex.clientGone || req.signal.aborted ? CLIENT_GONE : asGatewayError(err);
     if (ge.code === "internal_error") services.log.error("internal error", { request_id: info.requestId, error: String(err), stack: (err as Error)?.stack });
     ex.finish(ge.status, ge.code);
     return errorResponse(ge, info.requestId);

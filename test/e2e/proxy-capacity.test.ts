@@ -49,7 +49,7 @@ describe("max_inflight", () => {
     const refused = await chat("only-small");
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("1");
-    expect((await refused.json()).error.code).toBe("no_backend_available");
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("no_backend_available");
 
     // a route with another target goes there instead
     const servedBySpare = spare.backend.nextEnd();
@@ -69,7 +69,7 @@ describe("max_inflight", () => {
 
 describe("GET /v1/models", () => {
   test("lists the configured model names; GET /v1/models/{id} retrieves one, slashes included", async () => {
-    const list = await (await fetch(`${proxy.url}/v1/models`)).json();
+    const list = (await (await fetch(`${proxy.url}/v1/models`)).json()) as { object: string; data: { id: string }[] };
     expect(list.object).toBe("list");
     expect(list.data.map((m: { id: string }) => m.id).sort()).toEqual(["only-small", "org/with-slash"]);
     const one = await fetch(`${proxy.url}/v1/models/org/with-slash`);
@@ -77,6 +77,6 @@ describe("GET /v1/models", () => {
     expect(await one.json()).toMatchObject({ id: "org/with-slash", object: "model", owned_by: "llmproxy" });
     const none = await fetch(`${proxy.url}/v1/models/nope`);
     expect(none.status).toBe(404);
-    expect((await none.json()).error.code).toBe("model_not_found");
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe("model_not_found");
   });
 });
