@@ -132,7 +132,7 @@ describe("the HTTP surface", () => {
 
   test("every proxied endpoint is listed", () => {
     for (const path of ENDPOINTS.keys()) expect(errors).toContain(`\`POST ${path}\``);
-    for (const path of ["GET /v1/models", "GET /health", "GET /ready", "GET /metrics", "POST /admin/reload", "GET /admin/config"]) {
+    for (const path of ["GET /v1/models", "GET /v1/models/{id}", "GET /health", "GET /ready", "GET /metrics", "POST /admin/reload", "GET /admin/config"]) {
       expect(errors).toContain(`\`${path}\``);
     }
   });
