@@ -1,7 +1,7 @@
 // Every error llmproxy can answer with, declared once: a stable code (what retry and
 // health logic decide on, what clients match), the HTTP status, the OpenAI error `type`,
 // and a message that tells the caller what to fix. On the wire every error is
-// {"error":{"message","type","code"}} (OpenAI's shape; the SDKs surface all three).
+// {"error":{"message","type","param","code"}} (OpenAI's shape; the SDKs surface them).
 
 export type ErrorType =
   | "invalid_request_error"
@@ -28,7 +28,6 @@ export const ERRORS = {
   not_found: { status: 404, type: "invalid_request_error", message: "No such endpoint." },
   method_not_allowed: { status: 405, type: "invalid_request_error", message: "Method not allowed on this endpoint." },
   request_too_large: { status: 413, type: "invalid_request_error", message: "The request body is larger than this gateway accepts." },
-  unsupported_media_type: { status: 415, type: "invalid_request_error", message: "The request body must be JSON (Content-Type: application/json)." },
   admin_disabled: { status: 404, type: "invalid_request_error", message: "The admin API is off: set admin_token in the config to enable it." },
   admin_unauthorized: { status: 401, type: "authentication_error", message: "Missing or wrong admin token (Authorization: Bearer <admin_token>)." },
   reload_failed: { status: 422, type: "invalid_request_error", message: "The new config is invalid; the running config stays in force." },
@@ -38,7 +37,6 @@ export const ERRORS = {
   upstream_idle_timeout: { status: 504, type: "timeout_error", message: "The backend stopped sending data for too long." },
   upstream_total_timeout: { status: 504, type: "timeout_error", message: "The request took longer than the total time allowed." },
   upstream_error: { status: 502, type: "server_error", message: "The backend failed while answering." },
-  upstream_bad_response: { status: 502, type: "server_error", message: "The backend sent an answer this gateway cannot read." },
   no_backend_available: { status: 503, type: "server_error", message: "No backend is available to serve this model right now." },
   shutting_down: { status: 503, type: "server_error", message: "The gateway is shutting down; retry on another instance." },
   internal_error: { status: 500, type: "server_error", message: "Internal error in the gateway." },

@@ -9,6 +9,17 @@ import client from "prom-client";
 
 export const registry = new client.Registry();
 
+/** Requests in flight, counted here and read by the gauge at scrape time (no cost per request). */
+let inflightRequests = 0;
+export const inflightCount = {
+  inc(): void {
+    inflightRequests++;
+  },
+  dec(): void {
+    inflightRequests--;
+  },
+};
+
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
 export const metrics = {
@@ -54,6 +65,9 @@ export const metrics = {
     name: "llmproxy_inflight_requests",
     help: "Requests being proxied right now.",
     registers: [registry],
+    collect() {
+      this.set(inflightRequests);
+    },
   }),
   reloads: new client.Counter({
     name: "llmproxy_config_reloads_total",

@@ -9,6 +9,7 @@ import type { TokenUsage, UsageResult, UsageSource } from "../metering/usage.ts"
 import type { BackendState } from "../routing/backend-state.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { Services } from "../runtime/services.ts";
+import { inflightCount } from "../metrics/metrics.ts";
 
 export interface RequestInfo {
   requestId: string;
@@ -59,6 +60,7 @@ export class Exchange {
     private readonly services: Services,
   ) {
     rt.enter();
+    inflightCount.inc();
   }
 
   get requestId(): string {
@@ -101,7 +103,7 @@ export class Exchange {
     this.done = true;
     this.releaseBackend();
     this.currentAc = null;
-    this.rt.leave();
+    inflightCount.dec();
     if (this.clientGone) {
       status = 499;
       errorCode = "client_closed_request";
@@ -110,11 +112,16 @@ export class Exchange {
     const base = this.result(status, errorCode, latencyMs);
     if (this.usage || !this.answered || !this.requestBody) {
       this.services.usage.record(base);
+      this.rt.leave();
       return;
     }
     // The backend answered but reported no usage (no support, or the stream was cut):
-    // count with the tokenizer, off the hot path.
-    void this.estimate(base).then((u) => this.services.usage.record(u));
+    // count with the tokenizer, off the hot path. The request counts as in flight on its
+    // runtime until recorded, so a drain waits for the estimate.
+    void this.estimate(base).then((u) => {
+      this.services.usage.record(u);
+      this.rt.leave();
+    });
   }
 
   private result(status: number, errorCode: string | null, latencyMs: number): UsageResult {

@@ -88,7 +88,7 @@ async function tryTargets(req: Request, endpoint: Endpoint, order: Target[], bod
     if (!isAvailable(target)) continue;
     if (tried > 0) {
       ex.retries++;
-      await backoff(i, rt.config.retries.backoffMs);
+      await backoff(tried, rt.config.retries.backoffMs);
       if (ex.clientGone) throw CLIENT_GONE;
       const totalMs = rt.config.timeouts.totalMs;
       if (performance.now() - ex.info.t0 >= totalMs) {
@@ -133,7 +133,8 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
   const deadlines = new AttemptDeadlines(ac, {
     timeouts,
     requestStart: ex.info.t0,
-    totalMs: rt.config.timeouts.totalMs,
+    // the backend's own total when it sets one, else the global one (normalized so)
+    totalMs: timeouts.totalMs,
     backendName: backend.name,
     // Bun's fetch has no connect timeout: when nothing came back by the connect
     // deadline, try a plain TCP connection; if that fails too, the backend is unreachable.

@@ -5,6 +5,7 @@
 
 import { GatewayError } from "../errors.ts";
 import type { AttemptDeadlines } from "./deadlines.ts";
+import { metrics } from "../metrics/metrics.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { Backend } from "../runtime/backend.ts";
 import type { Endpoint, EndpointKind } from "./endpoints.ts";
@@ -69,7 +70,9 @@ async function bufferJson(res: Response, headers: Headers, ctx: AnswerContext): 
   try {
     buf = await res.arrayBuffer();
   } catch (err) {
-    throw readFailure(err, ac);
+    const failure = readFailure(err, ac);
+    if (failure !== CLIENT_GONE) metrics.upstreamErrors.labels(ctx.backend.name, failure.code).inc();
+    throw failure;
   } finally {
     deadlines.stop();
   }
@@ -209,6 +212,7 @@ function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap,
             end(499, "client_closed_request");
             return;
           }
+          metrics.upstreamErrors.labels(ctx.backend.name, failure.code).inc();
           // Mid-answer: the status line is gone already. Say what happened in the
           // stream's own terms (an SSE error event the SDKs raise), then end it cleanly.
           const ev = tap.errorEvent?.(failure);

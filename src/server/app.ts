@@ -76,7 +76,12 @@ export function createApp(deps: AppDeps): Handler {
   add("GET", MODEL_PREFIX, (req, _conn, ctx) => {
     // GET /v1/models/{id}: OpenAI's model retrieval (ids may contain slashes)
     const { path } = splitUrl(req.url);
-    const id = decodeURIComponent(path.slice(MODEL_PREFIX.length));
+    let id: string;
+    try {
+      id = decodeURIComponent(path.slice(MODEL_PREFIX.length));
+    } catch {
+      id = path.slice(MODEL_PREFIX.length); // malformed %-encoding: no model has that name
+    }
     const rt = deps.holder.current;
     if (!rt.routes.names().includes(id)) {
       throw new GatewayError("model_not_found", `The model "${id}" does not exist on this gateway; GET /v1/models lists the models it serves.`, { param: "model" });
@@ -107,7 +112,9 @@ export function createApp(deps: AppDeps): Handler {
     const requestId = newRequestId(req.headers.get("x-request-id"));
     const { path, query } = splitUrl(req.url);
     try {
-      if (deps.lifecycle.draining) {
+      // During the drain, /health and /ready still answer (/ready says "draining", so a
+      // load balancer stops sending); everything else is turned away.
+      if (deps.lifecycle.draining && path !== "/health" && path !== "/ready") {
         const res = errorResponse(new GatewayError("shutting_down"), requestId);
         res.headers.set("connection", "close");
         return res;

@@ -30,6 +30,13 @@ afterAll(async () => {
   await spare.stop();
 });
 
+/** One sample's value from /metrics (0 when the series does not exist yet). */
+async function metric(series: string): Promise<number> {
+  const text = await (await fetch(`${proxy.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(series + " "));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
 function chat(model: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
   return fetch(`${proxy.url}/v1/chat/completions`, {
     method: "POST",
@@ -45,6 +52,9 @@ describe("max_inflight", () => {
     const arrived = small.backend.nextStart();
     const held = chat("only-small", { "x-mock-hang": "headers" }, hold.signal).catch((e: unknown) => e);
     await arrived;
+
+    // the held request shows in the in-flight gauge
+    expect(await metric("llmproxy_inflight_requests")).toBe(1);
 
     const refused = await chat("only-small");
     expect(refused.status).toBe(503);
@@ -78,5 +88,23 @@ describe("GET /v1/models", () => {
     const none = await fetch(`${proxy.url}/v1/models/nope`);
     expect(none.status).toBe(404);
     expect(((await none.json()) as { error: { code: string } }).error.code).toBe("model_not_found");
+    // a malformed %-encoding names no model either (and is not a gateway failure)
+    const malformed = await fetch(`${proxy.url}/v1/models/%E0%A4%A`);
+    expect(malformed.status).toBe(404);
+  });
+});
+
+describe("metrics of failures after the answer started", () => {
+  test("a stream the backend drops counts as an upstream error of that backend", async () => {
+    const before = await metric('llmproxy_upstream_errors_total{backend="small",code="upstream_error"}');
+    const res = await fetch(`${proxy.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-mock-drop-after": "1" },
+      body: JSON.stringify({ model: "only-small", messages: [{ role: "user", content: "hi" }], stream: true }),
+    });
+    const id = res.headers.get("x-request-id")!;
+    await res.text();
+    await proxy.waitForLog((l) => l.msg === "request" && l.request_id === id, "the dropped stream's access line");
+    expect(await metric('llmproxy_upstream_errors_total{backend="small",code="upstream_error"}')).toBe(before + 1);
   });
 });
