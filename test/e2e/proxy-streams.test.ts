@@ -250,8 +250,13 @@ describe("many streams at once", () => {
       const take = (l: LogLine) => {
         if (l.msg === "request" && typeof l.request_id === "string" && l.request_id.startsWith("swarm-")) lines.set(l.request_id, l);
       };
-      for (const l of proxy.requests()) take(l);
-      while (lines.size < SWARM) take(await proxy.nextLog((l) => l.msg === "request" && String(l.request_id).startsWith("swarm-") && !lines.has(String(l.request_id)), `${SWARM} swarm access-log lines (have ${lines.size})`));
+      // Lines arrive many to a pipe read: re-scan everything after each wake-up, or the
+      // lines that came in the same read as the awaited one would be missed.
+      for (;;) {
+        for (const l of proxy.requests()) take(l);
+        if (lines.size >= SWARM) break;
+        await proxy.nextLog((l) => l.msg === "request" && String(l.request_id).startsWith("swarm-") && !lines.has(String(l.request_id)), `${SWARM} swarm access-log lines (have ${lines.size})`);
+      }
       const wrong = [...lines.values()].filter(
         (l) => l.status !== 200 || l.completion_tokens !== SWARM_TOKENS || l.prompt_tokens !== prompt || l.usage_source !== "backend" || l.error_code !== null,
       );
