@@ -50,9 +50,10 @@ const path = "/v1/chat/completions";
 
 try {
   log(`proxy ${command.join(" ")} (pid ${proxy.pid}), backend pid ${mock.pid}; ${durationMs / 1000}s per phase`);
+  const rssIdle = rssBytes(proxy.pid); // started, no traffic yet
   // warm both paths (JIT, connection pools)
   for (const t of [direct, through]) await closedLoop(t, path, CHAT, { concurrency: 16, durationMs: 1000, maxRequests: 20_000 });
-  const rssIdle = rssBytes(proxy.pid);
+  const rssWarm = rssBytes(proxy.pid);
 
   log("1/4 throughput, closed loop, 64 connections");
   const tpDirect = await closedLoop(direct, path, CHAT, { concurrency: 64, durationMs, maxRequests: 2_000_000 });
@@ -76,8 +77,13 @@ try {
   const buProxy = await streams(through, path, STREAM, burst);
 
   log("4/4 memory: 1000 open streams through the proxy");
+  // RSS sampled while the 1000 streams are open (VmHWM would also count the
+  // throughput phases above)
+  let rssPeak = 0;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssBytes(proxy.pid))), 20);
   const many = await streams(through, path, STREAM, { concurrency: 1000, rounds: 1, headers: { "x-mock-tokens": "40", "x-mock-delay-ms": "25" } });
-  const rssPeak = peakRssBytes(proxy.pid);
+  clearInterval(sampler);
+  const rssHwm = peakRssBytes(proxy.pid);
 
   const ms = (v: number) => `${v.toFixed(3)} ms`;
   const result = {
@@ -104,7 +110,7 @@ try {
       errors: buDirect.errors + buProxy.errors,
     },
     proxyCpuPerRequestUs: cpuPerRequestUs,
-    rss: { idleMB: rssIdle / 1048576, peakWith1000StreamsMB: rssPeak / 1048576 },
+    rss: { idleMB: rssIdle / 1048576, afterWarmupMB: rssWarm / 1048576, peakWith1000StreamsMB: rssPeak / 1048576, highWaterMarkMB: rssHwm / 1048576 },
     streams1000: { completed: many.completed, errors: many.errors, ttftP99Ms: many.ttftMs.p99 },
   };
   if (json) {
@@ -121,8 +127,10 @@ try {
       ["TTFT p50, 64 at once", ms(buDirect.ttftMs.p50), ms(buProxy.ttftMs.p50), `+${ms(result.streams64Burst.addedTtftP50Ms)}`],
       ["TTFT p99, 64 at once", ms(buDirect.ttftMs.p99), ms(buProxy.ttftMs.p99), `+${ms(result.streams64Burst.addedTtftP99Ms)}`],
       ["proxy CPU / request", "", `${cpuPerRequestUs.toFixed(1)} µs`, ""],
-      ["proxy RSS idle", "", `${result.rss.idleMB.toFixed(1)} MB`, ""],
+      ["proxy RSS idle", "", `${result.rss.idleMB.toFixed(1)} MB`, "started, no traffic"],
+      ["proxy RSS after warm-up", "", `${result.rss.afterWarmupMB.toFixed(1)} MB`, ""],
       ["proxy RSS, 1000 streams", "", `${result.rss.peakWith1000StreamsMB.toFixed(1)} MB`, `${many.completed}/1000 complete`],
+      ["proxy RSS high-water mark", "", `${result.rss.highWaterMarkMB.toFixed(1)} MB`, "over the whole run"],
     ];
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join("  "));

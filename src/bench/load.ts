@@ -1,7 +1,9 @@
-// Load generators for benchmarks, on Bun's fetch (keep-alive connections). Every loop is
-// bounded in count and in time. Each generator measures the same way whatever the target,
-// so a run against the backend directly and one through the proxy compare like for like.
+// Load generators for benchmarks, on raw keep-alive connections (raw-client.ts). Every
+// loop is bounded in count and in time. Each generator measures the same way whatever
+// the target, so a run against the backend directly and one through the proxy compare
+// like for like.
 
+import { hostPort, postBytes, RawConnection } from "./raw-client.ts";
 import { summarize, type Summary } from "./stats.ts";
 
 export interface Target {
@@ -18,38 +20,41 @@ export interface ThroughputResult {
   latencyMs: Summary;
 }
 
-function post(t: Target, path: string, body: string, extra?: Record<string, string>): Promise<Response> {
-  return fetch(t.url + path, { method: "POST", headers: { "content-type": "application/json", ...t.headers, ...extra }, body });
+function connect(t: Target): Promise<RawConnection> {
+  const { host, port } = hostPort(t.url);
+  return RawConnection.open(host, port);
 }
 
-/** Closed loop: `concurrency` workers, each sending its next request when the last one ended. */
+/** Closed loop: `concurrency` connections, each sending its next request when the last one ended. */
 export async function closedLoop(
   t: Target,
   path: string,
   body: string,
   opts: { concurrency: number; durationMs: number; maxRequests: number },
 ): Promise<ThroughputResult> {
+  const bytes = postBytes(t.url, path, body, t.headers);
+  const conns = await Promise.all(Array.from({ length: opts.concurrency }, () => connect(t)));
   const latencies: number[] = [];
   let errors = 0;
   let sent = 0;
   const started = performance.now();
   const deadline = started + opts.durationMs;
-  const worker = async () => {
+  const worker = async (c: RawConnection) => {
     while (performance.now() < deadline && sent < opts.maxRequests) {
       sent++;
-      const t0 = performance.now();
       try {
-        const res = await post(t, path, body);
-        await res.arrayBuffer();
-        if (res.ok) latencies.push(performance.now() - t0);
+        const r = await c.request(bytes);
+        if (r.status === 200) latencies.push(r.totalMs);
         else errors++;
       } catch {
         errors++;
+        return;
       }
     }
   };
-  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  await Promise.all(conns.map(worker));
   const seconds = (performance.now() - started) / 1000;
+  for (const c of conns) c.close();
   return { requests: latencies.length, errors, seconds, rps: latencies.length / seconds, latencyMs: summarize(latencies) };
 }
 
@@ -63,33 +68,40 @@ export interface OpenLoopResult {
 /**
  * Open loop: requests start on a fixed schedule whatever the answers do, and each
  * latency is measured from its scheduled start, so queueing shows (no coordinated
- * omission, as wrk2 does it).
+ * omission, as wrk2 does it). A request goes out on an idle connection, or a new one.
  */
 export async function openLoop(t: Target, path: string, body: string, opts: { rps: number; durationMs: number }): Promise<OpenLoopResult> {
+  const bytes = postBytes(t.url, path, body, t.headers);
   const total = Math.floor((opts.rps * opts.durationMs) / 1000);
   const interval = 1000 / opts.rps;
+  const idle: RawConnection[] = await Promise.all(Array.from({ length: 8 }, () => connect(t)));
+  const all = [...idle];
   const latencies: number[] = [];
   let errors = 0;
   const inflight: Promise<void>[] = [];
+  const send = async (scheduled: number) => {
+    let c = idle.pop();
+    if (!c) {
+      c = await connect(t);
+      all.push(c);
+    }
+    try {
+      const r = await c.request(bytes);
+      if (r.status === 200) latencies.push(performance.now() - scheduled);
+      else errors++;
+      idle.push(c);
+    } catch {
+      errors++;
+    }
+  };
   const started = performance.now();
   let next = 0;
   await new Promise<void>((resolve) => {
     const tick = () => {
       const now = performance.now();
       while (next < total && started + next * interval <= now) {
-        const scheduled = started + next * interval;
+        inflight.push(send(started + next * interval));
         next++;
-        inflight.push(
-          post(t, path, body)
-            .then(async (res) => {
-              await res.arrayBuffer();
-              if (res.ok) latencies.push(performance.now() - scheduled);
-              else errors++;
-            })
-            .catch(() => {
-              errors++;
-            }),
-        );
       }
       if (next >= total) resolve();
       else setTimeout(tick, Math.max(0, started + next * interval - performance.now()));
@@ -97,6 +109,7 @@ export async function openLoop(t: Target, path: string, body: string, opts: { rp
     tick();
   });
   await Promise.all(inflight);
+  for (const c of all) c.close();
   return { offeredRps: opts.rps, sent: total, errors, latencyMs: summarize(latencies) };
 }
 
@@ -107,16 +120,16 @@ export interface StreamsResult {
   ttftMs: Summary;
   /** Longest pause between two chunks of one stream. */
   gapMs: Summary;
-  /** Total bytes received, to tell complete streams from cut ones. */
+  /** Total body bytes received, to tell complete streams from cut ones. */
   bytes: number;
 }
 
 /**
- * `concurrency` clients, each running `rounds` streams back to back. With `spreadMs`
- * the clients start spread over that time (steady load: streams begin and end at
- * different moments, as with real users); with 0 they all start at once (a burst).
- * TTFT = time to the first chunk that carries content; gap = the longest pause between
- * chunks within a stream.
+ * `concurrency` clients, each on its own connection running `rounds` streams back to
+ * back. With `spreadMs` the clients start spread over that time (steady load: streams
+ * begin and end at different moments, as with real users); with 0 they all start at
+ * once (a burst). TTFT = time to the first body byte that carries content; gap = the
+ * longest pause between arrivals within a stream.
  */
 export async function streams(
   t: Target,
@@ -124,47 +137,40 @@ export async function streams(
   body: string,
   opts: { concurrency: number; rounds: number; spreadMs?: number; headers?: Record<string, string> },
 ): Promise<StreamsResult> {
+  const bytes = postBytes(t.url, path, body, { ...t.headers, ...opts.headers });
   const ttft: number[] = [];
   const gaps: number[] = [];
   let errors = 0;
   let completed = 0;
-  let bytes = 0;
-  const one = async () => {
-    const t0 = performance.now();
-    try {
-      const res = await post(t, path, body, opts.headers);
-      if (!res.ok || !res.body) {
-        errors++;
-        await res.arrayBuffer();
-        return;
-      }
-      let first = -1;
-      let last = 0;
-      let maxGap = 0;
-      for await (const chunk of res.body) {
-        const now = performance.now();
-        // the SSE comment that flushes headers early carries no content
-        if (first < 0 && !(chunk.byteLength === 3 && chunk[0] === 58)) {
-          first = now - t0;
-          last = now;
-        } else if (first >= 0) {
-          maxGap = Math.max(maxGap, now - last);
-          last = now;
-        }
-        bytes += chunk.byteLength;
-      }
-      if (first >= 0) ttft.push(first);
-      gaps.push(maxGap);
-      completed++;
-    } catch {
-      errors++;
-    }
-  };
+  let received = 0;
   const spread = opts.spreadMs ?? 0;
   const client = async (i: number) => {
     if (spread > 0) await Bun.sleep((i * spread) / opts.concurrency);
-    for (let r = 0; r < opts.rounds; r++) await one();
+    let c: RawConnection;
+    try {
+      c = await connect(t);
+    } catch {
+      errors += opts.rounds;
+      return;
+    }
+    for (let r = 0; r < opts.rounds; r++) {
+      try {
+        const res = await c.request(bytes);
+        if (res.status !== 200) {
+          errors++;
+          continue;
+        }
+        ttft.push(res.firstByteMs);
+        gaps.push(res.maxGapMs);
+        received += res.bodyBytes;
+        completed++;
+      } catch {
+        errors += opts.rounds - r;
+        return;
+      }
+    }
+    c.close();
   };
   await Promise.all(Array.from({ length: opts.concurrency }, (_, i) => client(i)));
-  return { streams: opts.concurrency * opts.rounds, completed, errors, ttftMs: summarize(ttft), gapMs: summarize(gaps), bytes };
+  return { streams: opts.concurrency * opts.rounds, completed, errors, ttftMs: summarize(ttft), gapMs: summarize(gaps), bytes: received };
 }

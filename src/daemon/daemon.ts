@@ -16,6 +16,7 @@ import { errorBody } from "../errors.ts";
 import { watchConfig, type ConfigWatcher } from "./config-watcher.ts";
 import { demoBanner, demoConfig } from "./demo-config.ts";
 import { applyProcessSettings, markLoaded, Reloader } from "./reloader.ts";
+import { startGcNudge } from "./gc-nudge.ts";
 
 export interface DaemonOptions {
   /** Config file; null with demo. */
@@ -86,6 +87,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   let watcher: ConfigWatcher | null = null;
   const onHup = () => void reloader.reload("SIGHUP");
   process.on("SIGHUP", onHup);
+  startGcNudge();
   let resolveExit: (code: number) => void = () => {};
   const exited = new Promise<number>((r) => (resolveExit = r));
   let stopping = false;

@@ -16,12 +16,17 @@ export interface LoggerOptions {
 }
 
 /**
- * Lines are queued and written together once per event-loop turn: under load one write
+ * Lines are queued and written together every few milliseconds: under load one write
  * carries the access lines of many requests, instead of one system call per line (a
  * profile showed unbatched writes taking a fifth of the proxy's CPU).
  */
+const FLUSH_MS = 5;
+/** A batch this large is written at once. */
+const FLUSH_BYTES = 64 * 1024;
+
 class BatchedStderr {
   private pending: string[] = [];
+  private bytes = 0;
   private scheduled = false;
 
   constructor() {
@@ -31,9 +36,11 @@ class BatchedStderr {
 
   write(line: string): void {
     this.pending.push(line);
-    if (!this.scheduled) {
+    this.bytes += line.length;
+    if (this.bytes >= FLUSH_BYTES) this.flush();
+    else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flush);
+      setTimeout(this.flush, FLUSH_MS).unref();
     }
   }
 
@@ -42,6 +49,7 @@ class BatchedStderr {
     if (this.pending.length === 0) return;
     const out = this.pending.length === 1 ? this.pending[0]! : this.pending.join("");
     this.pending = [];
+    this.bytes = 0;
     process.stderr.write(out);
   };
 }
@@ -85,6 +93,16 @@ export class Logger {
   }
   error(msg: string, fields?: LogFields): void {
     this.emit("error", msg, fields);
+  }
+
+  /**
+   * An info line whose fields come already serialized as JSON members (`"a":1,"b":"x"`),
+   * for the per-request access log; `fields` is only called for the text format.
+   */
+  infoMembers(msg: string, members: string, fields: () => LogFields): void {
+    if (this.min > 20) return;
+    if (this.format === "json") this.write(`{"time":"${isoNow()}","level":"info","msg":${JSON.stringify(msg)},${members}}\n`);
+    else this.emit("info", msg, fields());
   }
 
   private emit(level: LogLevel, msg: string, fields?: LogFields): void {

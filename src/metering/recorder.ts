@@ -72,27 +72,55 @@ export class UsageRecorder {
   }
 
   private writeAccessLine(u: UsageResult): void {
-    this.log.info("request", {
-      request_id: u.requestId,
-      endpoint: u.endpoint,
-      model: u.requestedModel,
-      route: u.route,
-      backend: u.backend,
-      upstream_model: u.upstreamModel,
-      status: u.status,
-      error_code: u.errorCode,
-      stream: u.stream,
-      prompt_tokens: u.promptTokens,
-      completion_tokens: u.completionTokens,
-      cached_tokens: u.cachedTokens,
-      usage_source: u.source,
-      ttft_ms: u.ttftMs === null ? null : Math.round(u.ttftMs * 1000) / 1000,
-      duration_ms: Math.round(u.latencyMs * 1000) / 1000,
-      retries: u.retries,
-      bytes_in: u.bytesIn,
-      bytes_out: u.bytesOut,
-      client_ip: u.clientIp,
-      traceparent: u.traceparent ?? undefined,
-    });
+    this.log.infoMembers("request", accessMembers(u), () => accessFields(u));
   }
+}
+
+const ms3 = (v: number) => Math.round(v * 1000) / 1000;
+
+/** The access-log fields (the text format, and the reference for accessMembers). */
+export function accessFields(u: UsageResult): Record<string, unknown> {
+  return {
+    request_id: u.requestId,
+    endpoint: u.endpoint,
+    model: u.requestedModel,
+    route: u.route,
+    backend: u.backend,
+    upstream_model: u.upstreamModel,
+    status: u.status,
+    error_code: u.errorCode,
+    stream: u.stream,
+    prompt_tokens: u.promptTokens,
+    completion_tokens: u.completionTokens,
+    cached_tokens: u.cachedTokens,
+    usage_source: u.source,
+    ttft_ms: u.ttftMs === null ? null : ms3(u.ttftMs),
+    duration_ms: ms3(u.latencyMs),
+    retries: u.retries,
+    bytes_in: u.bytesIn,
+    bytes_out: u.bytesOut,
+    client_ip: u.clientIp,
+    traceparent: u.traceparent ?? undefined,
+  };
+}
+
+/**
+ * The same fields as JSON members, written by hand: this runs for every request, and
+ * stringifying a fresh 20-field object costs more than the rest of the line. Values
+ * that come from the client (model names, traceparent) are escaped by JSON.stringify;
+ * the others are numbers or names that need no escaping: request ids (generated, or the
+ * client's when they match request-id.ts's token pattern), route and backend names (the
+ * config schema's name pattern), error codes, IP addresses.
+ */
+export function accessMembers(u: UsageResult): string {
+  const q = JSON.stringify;
+  return (
+    `"request_id":"${u.requestId}","endpoint":"${u.endpoint}","model":${q(u.requestedModel)},"route":"${u.route}",` +
+    `"backend":"${u.backend}","upstream_model":${q(u.upstreamModel)},"status":${u.status},` +
+    `"error_code":${u.errorCode === null ? "null" : `"${u.errorCode}"`},"stream":${u.stream},"prompt_tokens":${u.promptTokens},` +
+    `"completion_tokens":${u.completionTokens},"cached_tokens":${u.cachedTokens},"usage_source":"${u.source}",` +
+    `"ttft_ms":${u.ttftMs === null ? "null" : ms3(u.ttftMs)},"duration_ms":${ms3(u.latencyMs)},"retries":${u.retries},` +
+    `"bytes_in":${u.bytesIn},"bytes_out":${u.bytesOut},"client_ip":"${u.clientIp}"` +
+    (u.traceparent === null ? "" : `,"traceparent":${q(u.traceparent)}`)
+  );
 }

@@ -26,6 +26,8 @@ export interface DeadlineOptions {
 
 export class AttemptDeadlines {
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** When the armed timer fires (performance.now() time). */
+  private timerAt = 0;
   private headersIn = false;
   private connectChecked: boolean;
   /** A body read is waiting on the backend since waitingSince. */
@@ -51,9 +53,13 @@ export class AttemptDeadlines {
   /** Response headers arrived: from now on the idle deadline applies to body reads. */
   headersArrived(): void {
     this.headersIn = true;
-    // the timer waits for the first-byte deadline; the idle deadlines come sooner
-    this.stop();
-    this.arm(performance.now());
+    // The timer waits for the first-byte deadline; re-arm only when an idle deadline
+    // could come sooner (with the defaults, first_byte = idle, it cannot).
+    const now = performance.now();
+    if (this.timerAt > now + this.opts.timeouts.idleMs) {
+      this.stop();
+      this.arm(now);
+    }
   }
 
   /** A read of the body starts waiting on the backend. */
@@ -82,7 +88,9 @@ export class AttemptDeadlines {
   }
 
   private arm(now: number): void {
-    this.timer = setTimeout(this.fire, Math.max(0, this.next(now) - now));
+    const at = this.next(now);
+    this.timerAt = at;
+    this.timer = setTimeout(this.fire, Math.max(0, at - now));
   }
 
   private readonly fire = (): void => {

@@ -53,8 +53,21 @@ export async function proxyInference(
   const ex = new Exchange(info, endpoint.path, rt, services);
   req.signal.addEventListener("abort", () => ex.onClientGone(), { once: true });
   try {
-    const { text, bytes } = await readBody(req, rt.config.server.maxBodyBytes);
-    ex.bytesIn = bytes;
+    // Sized bodies (what SDKs send) are read in one go; chunked uploads are counted as
+    // they come and cut at the limit.
+    const max = rt.config.server.maxBodyBytes;
+    const declared = req.headers.get("content-length");
+    let text: string;
+    if (declared !== null) {
+      const bytes = Number(declared);
+      if (bytes > max) throw tooLarge(`${mib(bytes)}`, max);
+      text = await req.text();
+      ex.bytesIn = bytes;
+    } else {
+      const read = await readChunked(req, max);
+      text = read.text;
+      ex.bytesIn = read.bytes;
+    }
     conn.keepOpen();
     const body = parseInferenceBody(text, endpoint);
     ex.requestedModel = body.model;
@@ -78,7 +91,7 @@ export async function proxyInference(
   }
 }
 
-async function tryTargets(req: Request, endpoint: Endpoint, order: Target[], body: InferenceBody, ex: Exchange, rt: Runtime): Promise<Response> {
+async function tryTargets(req: Request, endpoint: Endpoint, order: readonly Target[], body: InferenceBody, ex: Exchange, rt: Runtime): Promise<Response> {
   const maxAttempts = 1 + rt.config.retries.attempts;
   let last: AttemptResult | null = null;
   let tried = 0;
@@ -221,13 +234,7 @@ async function readErrorText(res: Response): Promise<string> {
   return new TextDecoder().decode(Buffer.concat(parts)).slice(0, MAX_ERROR_BODY);
 }
 
-async function readBody(req: Request, max: number): Promise<{ text: string; bytes: number }> {
-  const declared = req.headers.get("content-length");
-  if (declared !== null) {
-    const bytes = Number(declared);
-    if (bytes > max) throw tooLarge(`${mib(bytes)}`, max);
-    return { text: await req.text(), bytes };
-  }
+async function readChunked(req: Request, max: number): Promise<{ text: string; bytes: number }> {
   // chunked upload: count as it comes and stop at the limit
   const reader = req.body?.getReader();
   if (!reader) return { text: "", bytes: 0 };

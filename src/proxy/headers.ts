@@ -45,19 +45,24 @@ export interface UpstreamHeaderInfo {
   clientIp: string;
 }
 
-export function upstreamRequestHeaders(client: Headers, backend: Backend, info: UpstreamHeaderInfo): Headers {
-  const h = new Headers(client);
-  dropConnectionListed(h);
-  for (const name of CLIENT_ONLY) h.delete(name);
-  h.set("content-type", "application/json");
-  h.set("x-request-id", info.requestId);
+/** The request headers for the backend (a plain object: cheaper than Headers edits). */
+export function upstreamRequestHeaders(client: Headers, backend: Backend, info: UpstreamHeaderInfo): Record<string, string> {
+  // Bun's Headers.toJSON() gives a plain object in one native call; iterating Headers
+  // costs an allocation per entry. (Repeated set-cookie headers would merge, but a client
+  // request carries none, and cookies are not forwarded anyway.)
+  const h = (client as Headers & { toJSON(): Record<string, string> }).toJSON();
+  for (const name of CLIENT_ONLY) if (name in h) delete h[name];
+  const listed = client.get("connection");
+  if (listed) for (const name of listed.split(",")) delete h[name.trim().toLowerCase()];
+  h["content-type"] = "application/json";
+  h["x-request-id"] = info.requestId;
   if (info.clientIp) {
-    const prior = client.get("x-forwarded-for");
-    h.set("x-forwarded-for", prior ? `${prior}, ${info.clientIp}` : info.clientIp);
+    const prior = h["x-forwarded-for"];
+    h["x-forwarded-for"] = prior ? `${prior}, ${info.clientIp}` : info.clientIp;
   }
   const cfg = backend.config;
-  for (const name in cfg.headers) h.set(name, cfg.headers[name]!);
-  if (cfg.apiKey) h.set("authorization", `Bearer ${cfg.apiKey}`);
+  for (const name in cfg.headers) h[name.toLowerCase()] = cfg.headers[name]!;
+  if (cfg.apiKey) h.authorization = `Bearer ${cfg.apiKey}`;
   return h;
 }
 

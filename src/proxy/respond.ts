@@ -45,7 +45,8 @@ function readFailure(err: unknown, ac: AbortController): GatewayError {
   return new GatewayError("upstream_error", `The backend failed while sending its answer: ${err instanceof Error ? err.message : String(err)}`);
 }
 
-export async function answer(res: Response, ctx: AnswerContext): Promise<Response> {
+/** The client's answer: a Response at once for streams, a promise for read-whole answers. */
+export function answer(res: Response, ctx: AnswerContext): Response | Promise<Response> {
   const { ex, backend, rt } = ctx;
   const headers = clientResponseHeaders(res.headers, ex.requestId, backend, rt.config.server.backendHeader);
   ex.answered = true;
@@ -57,7 +58,7 @@ export async function answer(res: Response, ctx: AnswerContext): Promise<Respons
   }
   if (type.startsWith("text/event-stream")) return streamSse(res, headers, ctx);
   const len = Number(res.headers.get("content-length") ?? Number.NaN);
-  if (len <= BUFFER_LIMIT) return await bufferJson(res, headers, ctx);
+  if (len <= BUFFER_LIMIT) return bufferJson(res, headers, ctx);
   return streamJson(res, headers, ctx);
 }
 

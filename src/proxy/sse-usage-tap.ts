@@ -28,6 +28,10 @@ const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const USAGE_BYTES = Buffer.from(USAGE_KEY);
+// Buffer's search methods work on any Uint8Array; calling them directly saves a Buffer
+// view per chunk.
+const indexOfBytes = Buffer.prototype.indexOf as (this: Uint8Array, needle: Uint8Array, from?: number) => number;
+const lastIndexOfBytes = Buffer.prototype.lastIndexOf as (this: Uint8Array, needle: Uint8Array) => number;
 const LF2 = Buffer.from("\n\n");
 const CRLF2 = Buffer.from("\r\n\r\n");
 
@@ -39,22 +43,22 @@ export interface SseTapOptions {
 }
 
 /** Index just past the last event terminator (blank line) in `b`, 0 when none. */
-function lastEventEnd(b: Buffer): number {
+function lastEventEnd(b: Uint8Array): number {
   const n = b.length;
   // the usual case: the chunk ends with a whole event
   if (n >= 2 && b[n - 1] === 10 && b[n - 2] === 10) return n;
-  const lf = b.lastIndexOf(LF2);
-  const crlf = b.lastIndexOf(CRLF2);
+  const lf = lastIndexOfBytes.call(b, LF2);
+  const crlf = lastIndexOfBytes.call(b, CRLF2);
   return Math.max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 4);
 }
 
-function skipWsBytes(b: Buffer, i: number): number {
+function skipWsBytes(b: Uint8Array, i: number): number {
   while (i < b.length && b[i]! <= 32) i++;
   return i;
 }
 
 /** Index just past the JSON string starting at `i`. */
-function stringEndBytes(b: Buffer, i: number): number {
+function stringEndBytes(b: Uint8Array, i: number): number {
   let j = i + 1;
   while (j < b.length) {
     const c = b[j]!;
@@ -109,7 +113,7 @@ export class SseUsageTap {
   /** The unfinished tail of an event split across chunks. */
   private pending: Uint8Array | null = null;
   private passthrough = false;
-  private readonly keys: Buffer[];
+  private readonly keys: Uint8Array[];
 
   constructor(private readonly opts: SseTapOptions) {
     this.keys = opts.textKeys.map((k) => Buffer.from(`"${k}":`));
@@ -136,7 +140,7 @@ export class SseUsageTap {
     const data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     const carried = this.pending !== null;
     this.pending = null;
-    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const b = data;
     const end = lastEventEnd(b);
     if (end === 0) {
       if (data.byteLength > MAX_PENDING) {
@@ -160,12 +164,12 @@ export class SseUsageTap {
     this.pending = null;
     if (!rest || rest.byteLength === 0) return EMPTY;
     if (this.passthrough) return rest;
-    return this.process(Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength));
+    return this.process(rest);
   }
 
-  private process(b: Buffer): Uint8Array {
+  private process(b: Uint8Array): Uint8Array {
     this.collectText(b);
-    let at = b.indexOf(USAGE_BYTES);
+    let at = indexOfBytes.call(b, USAGE_BYTES);
     if (at < 0) return b;
     // Usage members: `null` ones are cut here as bytes (OpenAI puts one on every chunk
     // once include_usage is on); an object means the usage chunk: decode that event.
@@ -173,35 +177,27 @@ export class SseUsageTap {
     while (at >= 0) {
       const colon = skipWsBytes(b, at + USAGE_BYTES.length);
       if (b[colon] !== 58 /* : */) {
-        at = b.indexOf(USAGE_BYTES, colon);
+        at = indexOfBytes.call(b, USAGE_BYTES, colon);
         continue;
       }
       const v = skipWsBytes(b, colon + 1);
       if (b[v] === 110 /* n */ && b[v + 1] === 117 && b[v + 2] === 108 && b[v + 3] === 108) {
-        if (this.opts.hideUsage) cuts.push(...nullMemberSpan(b, at, v + 4));
-        at = b.indexOf(USAGE_BYTES, v + 4);
+        if (this.opts.hideUsage) nullMemberBytes(b, at, v + 4, cuts);
+        at = indexOfBytes.call(b, USAGE_BYTES, v + 4);
         continue;
       }
       return encoder.encode(this.handleUsage(decoder.decode(b)));
     }
-    if (cuts.length === 0) return b;
-    const parts: Uint8Array[] = [];
-    let from = 0;
-    for (let i = 0; i < cuts.length; i += 2) {
-      parts.push(b.subarray(from, cuts[i]));
-      from = cuts[i + 1]!;
-    }
-    parts.push(b.subarray(from));
-    return Buffer.concat(parts);
+    return cuts.length === 0 ? b : cutOut(b, cuts);
   }
 
-  private collectText(b: Buffer): void {
+  private collectText(b: Uint8Array): void {
     for (const key of this.keys) {
-      let at = b.indexOf(key);
+      let at = indexOfBytes.call(b, key);
       while (at >= 0) {
         const q = skipWsBytes(b, at + key.length);
         if (b[q] !== 34 /* " */) {
-          at = b.indexOf(key, q);
+          at = indexOfBytes.call(b, key, q);
           continue;
         }
         const end = stringEndBytes(b, q);
@@ -222,7 +218,7 @@ export class SseUsageTap {
             } else this.keptFull = true;
           }
         }
-        at = b.indexOf(key, end);
+        at = indexOfBytes.call(b, key, end);
       }
     }
   }
@@ -281,18 +277,43 @@ export class SseUsageTap {
   }
 }
 
-/** The span to cut for a `"usage":null` member at `keyAt` whose value ends at `valueEnd`. */
-function nullMemberSpan(text: { readonly length: number; [i: number]: number } | string, keyAt: number, valueEnd: number): [number, number] {
-  const at = typeof text === "string" ? (i: number) => text.charCodeAt(i) : (i: number) => text[i] ?? -1;
-  let b = keyAt - 1;
-  while (b >= 0 && at(b) <= 32) b--;
-  if (at(b) === 44 /* , */) return [b, valueEnd];
-  // first member: take the comma (and spaces) after it instead
-  let a = valueEnd;
-  while (a < text.length && at(a) <= 32) a++;
-  if (at(a) === 44) {
-    a++;
-    while (a < text.length && at(a) <= 32) a++;
+/** Push the span [from, to) to cut for a `"usage":null` member (bytes). */
+function nullMemberBytes(b: Uint8Array, keyAt: number, valueEnd: number, cuts: number[]): void {
+  let i = keyAt - 1;
+  while (i >= 0 && b[i]! <= 32) i--;
+  if (b[i] === 44 /* , */) {
+    cuts.push(i, valueEnd);
+    return;
   }
+  // first member: take the comma (and spaces) after it instead
+  let a = skipWsBytes(b, valueEnd);
+  if (b[a] === 44) a = skipWsBytes(b, a + 1);
+  cuts.push(keyAt, a);
+}
+
+/** b without the spans in cuts ([from, to) pairs, in order). */
+function cutOut(b: Uint8Array, cuts: number[]): Uint8Array {
+  let removed = 0;
+  for (let i = 0; i < cuts.length; i += 2) removed += cuts[i + 1]! - cuts[i]!;
+  const out = new Uint8Array(b.length - removed);
+  let from = 0;
+  let w = 0;
+  for (let i = 0; i < cuts.length; i += 2) {
+    out.set(b.subarray(from, cuts[i]), w);
+    w += cuts[i]! - from;
+    from = cuts[i + 1]!;
+  }
+  out.set(b.subarray(from), w);
+  return out;
+}
+
+/** The span to cut for a `"usage":null` member at `keyAt` whose value ends at `valueEnd` (text). */
+function nullMemberSpan(text: string, keyAt: number, valueEnd: number): [number, number] {
+  let b = keyAt - 1;
+  while (b >= 0 && text.charCodeAt(b) <= 32) b--;
+  if (text.charCodeAt(b) === 44 /* , */) return [b, valueEnd];
+  // first member: take the comma (and spaces) after it instead
+  let a = skipWs(text, valueEnd);
+  if (text.charCodeAt(a) === 44) a = skipWs(text, a + 1);
   return [keyAt, a];
 }

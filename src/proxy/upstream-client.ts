@@ -13,7 +13,7 @@
 //    (src/cli/fetch-cap.ts).
 
 /** POST a JSON body upstream. */
-export type FetchFn = (url: string, headers: Headers, body: string, signal: AbortSignal) => Promise<Response>;
+export type FetchFn = (url: string, headers: Record<string, string>, body: string, signal: AbortSignal) => Promise<Response>;
 
 export const upstreamFetch: FetchFn = (url, headers, body, signal) =>
   fetch(url, { method: "POST", headers, body, signal, timeout: false, redirect: "manual" } as RequestInit);

@@ -65,7 +65,9 @@ export function isAvailable(t: Target): boolean {
  * strategy points, then each fallback route's. A (backend, model) pair appears once:
  * a fallback may use the same backend with another model.
  */
-export function attemptOrder(route: Route): Target[] {
+export function attemptOrder(route: Route): readonly Target[] {
+  // the common case: one target, no fallback
+  if (route.targets.length === 1 && route.fallback.length === 0) return route.targets;
   const out: Target[] = [];
   const seen = new Set<string>();
   const visit = (r: Route, depth: number) => {

@@ -30,7 +30,10 @@ export interface AppDeps {
   reload(): Promise<ReloadOutcome>;
 }
 
-type Route = (req: Request, conn: Connection, ctx: Ctx) => Response | Promise<Response>;
+type Route = ((req: Request, conn: Connection, ctx: Ctx) => Response | Promise<Response>) & {
+  /** The route answers its own errors and its promise never rejects (the proxy path). */
+  selfHandled?: boolean;
+};
 
 interface Ctx {
   deps: AppDeps;
@@ -55,9 +58,8 @@ export function createApp(deps: AppDeps): Handler {
   };
 
   for (const endpoint of ENDPOINTS.values()) {
-    add("POST", endpoint.path, (req, conn, ctx) => {
-      const rt = deps.holder.current;
-      return proxyInference(req, conn, endpoint, rt, deps.services, {
+    const route: Route = (req, conn, ctx) =>
+      proxyInference(req, conn, endpoint, deps.holder.current, deps.services, {
         requestId: ctx.requestId,
         t0: ctx.t0,
         startedAt: Date.now(),
@@ -65,7 +67,8 @@ export function createApp(deps: AppDeps): Handler {
         traceparent: req.headers.get("traceparent"),
         query: ctx.query,
       });
-    });
+    route.selfHandled = true;
+    add("POST", endpoint.path, route);
   }
   add("GET", "/v1/models", (_req, _conn, ctx) => {
     const rt = deps.holder.current;
@@ -107,7 +110,15 @@ export function createApp(deps: AppDeps): Handler {
     return json({ hash: rt.hash, file: rt.file, config: redactConfig(rt.config) }, 200, ctx.requestId);
   });
 
-  return async (req, conn) => {
+  const fail = (err: unknown, requestId: string, path: string): Response => {
+    const ge = asGatewayError(err);
+    if (ge.code === "internal_error") deps.services.log.error("internal error", { request_id: requestId, path, error: String(err), stack: (err as Error)?.stack });
+    return errorResponse(ge, requestId);
+  };
+
+  // Not an async function: the proxy path returns its own promise (it never rejects, it
+  // answers its errors itself), so no extra promise layer is paid per request.
+  return (req, conn) => {
     const t0 = performance.now();
     const requestId = newRequestId(req.headers.get("x-request-id"));
     const { path, query } = splitUrl(req.url);
@@ -127,11 +138,10 @@ export function createApp(deps: AppDeps): Handler {
         const allowed = [...byMethod.keys()].join(", ");
         throw new GatewayError("method_not_allowed", `${req.method} is not allowed on ${path}; use ${allowed}.`, { headers: { allow: allowed } });
       }
-      return await route(req, conn, { deps, requestId, t0, query });
+      const out = route(req, conn, { deps, requestId, t0, query });
+      return route.selfHandled || !(out instanceof Promise) ? out : out.catch((err: unknown) => fail(err, requestId, path));
     } catch (err) {
-      const ge = asGatewayError(err);
-      if (ge.code === "internal_error") deps.services.log.error("internal error", { request_id: requestId, path, error: String(err), stack: (err as Error)?.stack });
-      return errorResponse(ge, requestId);
+      return fail(err, requestId, path);
     }
   };
 }

@@ -25,3 +25,36 @@ test("pre-bound children add to the same series prom-client renders", async () =
   expect(text).toContain('t_seconds_sum{a="x"} 5.6');
   expect(text).toContain('t_seconds_count{a="x"} 4');
 });
+
+import { accessFields, accessMembers } from "../../src/metering/recorder.ts";
+import type { UsageResult } from "../../src/metering/usage.ts";
+
+test("the hand-written access-log members are exactly the access fields as JSON", () => {
+  const base: UsageResult = {
+    requestId: "abc-1",
+    startedAt: 0,
+    endpoint: "/v1/chat/completions",
+    requestedModel: 'we"ird\\model\n',
+    route: "*",
+    backend: "vllm-a",
+    upstreamModel: "org/model",
+    stream: true,
+    promptTokens: 12,
+    completionTokens: 16,
+    cachedTokens: 4,
+    totalTokens: 28,
+    source: "backend",
+    status: 200,
+    errorCode: null,
+    ttftMs: 0.81234,
+    latencyMs: 12.3456789,
+    retries: 1,
+    bytesIn: 120,
+    bytesOut: 400,
+    clientIp: "::1",
+    traceparent: null,
+  };
+  for (const u of [base, { ...base, errorCode: "upstream_idle_timeout", ttftMs: null, traceparent: '00-"x"-01', source: "estimate" as const }]) {
+    expect(JSON.parse(`{${accessMembers(u)}}`)).toEqual(JSON.parse(JSON.stringify(accessFields(u))));
+  }
+});
