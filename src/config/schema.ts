@@ -1,46 +1,26 @@
-// The compiled config schema (schemas/config.schema.json) and ajv's errors turned into
-// messages an operator can act on. One ajv instance, compiled on first use so commands
-// that never read a config do not pay for it.
+// The config schema (schemas/config.schema.json), compiled by ajv at build time into
+// config-validator.generated.js (scripts/gen-config-validator.ts), and ajv's errors
+// turned into messages an operator can act on.
 
-import Ajv from "ajv";
-import type { ErrorObject, ValidateFunction } from "ajv";
+import type { ErrorObject } from "ajv";
 import schemaJson from "../../schemas/config.schema.json" with { type: "json" };
+import validate from "./config-validator.generated.js";
 import { httpUrlProblem } from "./http-url.ts";
 import { LISTEN_HINT, listenProblem } from "./listen.ts";
 import { pointerToPath } from "./paths.ts";
 import type { ConfigPath, PathSegment, PendingIssue } from "./paths.ts";
-import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from "./units.ts";
+import { DURATION_HINT, SIZE_HINT } from "./units.ts";
 
 export const CONFIG_SCHEMA = schemaJson;
 
 /** The providers the schema knows; every one but mock needs a url. */
 export const PROVIDERS: readonly string[] = schemaJson.definitions.backend.properties.provider.enum;
 
-let compiled: ValidateFunction | undefined;
-
-function validator(): ValidateFunction {
-  if (compiled) return compiled;
-  const ajv = new Ajv({
-    allErrors: true, // every problem at once, not the first
-    useDefaults: true, // the schema's defaults are the config's defaults
-    verbose: true, // errors carry the value and the schema: needed for "got ..." and suggestions
-    allowUnionTypes: true, // server.max_body: string | integer
-    strict: true, // a typo in the schema itself fails loudly
-  });
-  ajv.addFormat("duration", { type: "string", validate: (s: string) => parseDuration(s) !== null });
-  ajv.addFormat("size", { type: "string", validate: (s: string) => parseSize(s) !== null });
-  ajv.addFormat("listen", { type: "string", validate: (s: string) => listenProblem(s) === null });
-  ajv.addFormat("http-url", { type: "string", validate: (s: string) => httpUrlProblem(s) === null });
-  compiled = ajv.compile(schemaJson);
-  return compiled;
-}
-
 /**
  * Check data against the schema, filling in defaults (data is modified in place).
  * Returns one issue per real problem.
  */
 export function schemaIssues(data: unknown): PendingIssue[] {
-  const validate = validator();
   if (validate(data)) return [];
   const errors = validate.errors ?? [];
   // anyOf reports every branch's failure and then itself. Keep one message per anyOf:
