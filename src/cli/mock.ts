@@ -4,7 +4,6 @@
 
 import type { Command } from "commander";
 import { Logger } from "../log/logger.ts";
-import { startMockServer } from "../mock/server.ts";
 import { CliError, EXIT } from "./exit.ts";
 import { durationFlag, listenFlag, wholeNumberFlag } from "./flags.ts";
 
@@ -23,6 +22,8 @@ async function runMock(opts: MockCliOptions): Promise<void> {
   const delayMs = durationFlag("--delay", opts.delay);
   const firstTokenDelayMs = durationFlag("--first-token-delay", opts.firstTokenDelay);
 
+  // imported here, not at the top: `llmproxy serve` must not load the mock's code
+  const { startMockServer } = await import("../mock/server.ts");
   let server;
   try {
     server = await startMockServer({ hostname, port, tokens, delayMs, firstTokenDelayMs, usage: opts.usage });

@@ -1,7 +1,7 @@
 // A backend as the runtime uses it: its config, how to call it, and its shared state.
 
 import type { BackendConfig } from "../config/types.ts";
-import { createMockBackend, type MockBackend } from "../mock/handler.ts";
+import type { MockBackend } from "../mock/handler.ts";
 import type { BackendState } from "../routing/backend-state.ts";
 import { upstreamFetch, type FetchFn } from "../proxy/upstream-client.ts";
 
@@ -21,17 +21,23 @@ const MOCK_BASE = "http://mock.llmproxy.internal";
 
 export function createBackend(config: BackendConfig, state: BackendState): Backend {
   if (config.provider === "mock") {
-    const mock: MockBackend = createMockBackend({
-      tokens: config.mock.tokens,
-      delayMs: config.mock.delayMs,
-      firstTokenDelayMs: config.mock.firstTokenDelayMs,
-      usage: config.mock.usage,
-    });
+    // Loaded on the first request: a gateway without mock backends never pays for the
+    // mock's code (its wire formats, zlib for the gzip fault).
+    let mock: Promise<MockBackend> | null = null;
+    const load = () =>
+      (mock ??= import("../mock/handler.ts").then((m) =>
+        m.createMockBackend({
+          tokens: config.mock.tokens,
+          delayMs: config.mock.delayMs,
+          firstTokenDelayMs: config.mock.firstTokenDelayMs,
+          usage: config.mock.usage,
+        }),
+      ));
     return {
       name: config.name,
       config,
       baseUrl: MOCK_BASE,
-      fetch: (url, headers, body, signal) => mock.fetch(new Request(url, { method: "POST", headers, body, signal })),
+      fetch: async (url, headers, body, signal) => (await load()).fetch(new Request(url, { method: "POST", headers, body, signal })),
       network: false,
       state,
     };
