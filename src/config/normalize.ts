@@ -29,6 +29,14 @@ function backend(b: RawBackend, global: RawTimeouts): BackendConfig {
     weight: b.weight,
     maxInflight: b.max_inflight,
     timeouts: timeouts({ ...global, ...b.timeouts }),
+    health: {
+      path: b.health.path,
+      intervalMs: ms(b.health.interval),
+      timeoutMs: ms(b.health.timeout),
+      unhealthyAfter: b.health.unhealthy_after,
+      healthyAfter: b.health.healthy_after,
+    },
+    circuit: { failures: b.circuit.failures, cooldownMs: ms(b.circuit.cooldown), maxCooldownMs: ms(b.circuit.max_cooldown) },
     mock: {
       tokens: b.mock.tokens,
       delayMs: ms(b.mock.delay),

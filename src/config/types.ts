@@ -23,6 +23,20 @@ export interface RawMock {
   usage: boolean;
 }
 
+export interface RawHealth {
+  path: string;
+  interval: string;
+  timeout: string;
+  unhealthy_after: number;
+  healthy_after: number;
+}
+
+export interface RawCircuit {
+  failures: number;
+  cooldown: string;
+  max_cooldown: string;
+}
+
 export interface RawBackend {
   name: string;
   url?: string;
@@ -32,6 +46,8 @@ export interface RawBackend {
   weight: number;
   max_inflight: number;
   timeouts?: Partial<RawTimeouts>;
+  health: RawHealth;
+  circuit: RawCircuit;
   mock: RawMock;
 }
 
@@ -81,6 +97,21 @@ export interface MockSettings {
   usage: boolean;
 }
 
+export interface HealthSettings {
+  path: string;
+  /** 0 = no active probes. */
+  intervalMs: number;
+  timeoutMs: number;
+  unhealthyAfter: number;
+  healthyAfter: number;
+}
+
+export interface CircuitSettings {
+  failures: number;
+  cooldownMs: number;
+  maxCooldownMs: number;
+}
+
 export interface BackendConfig {
   name: string;
   provider: Provider;
@@ -91,6 +122,8 @@ export interface BackendConfig {
   weight: number;
   maxInflight: number;
   timeouts: Timeouts;
+  health: HealthSettings;
+  circuit: CircuitSettings;
   mock: MockSettings;
 }
 

@@ -13,6 +13,7 @@ import { createServices } from "../runtime/services.ts";
 import { createApp } from "../server/app.ts";
 import { startServer, type ServerHandle } from "../server/bun-server.ts";
 import { errorBody } from "../errors.ts";
+import { setBackendSource } from "../metrics/metrics.ts";
 import { watchConfig, type ConfigWatcher } from "./config-watcher.ts";
 import { demoBanner, demoConfig } from "./demo-config.ts";
 import { applyProcessSettings, markLoaded, Reloader } from "./reloader.ts";
@@ -53,7 +54,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const services = createServices(log);
   applyProcessSettings(first.loaded.config, services);
   const holder = new RuntimeHolder(new Runtime(first.loaded, services));
+  holder.current.start();
   markLoaded(first.loaded.hash);
+  setBackendSource(() => {
+    const healthy = new Set(holder.current.healthyBackends());
+    return [...holder.current.backends.values()].map((b) => ({ name: b.name, up: healthy.has(b.name), inflight: b.state.inflight }));
+  });
   const lifecycle = { draining: false };
   const reloader = new Reloader(opts.demo ? null : () => loadConfigFile(opts.file!), holder, services, log, {
     // The config's own listen, not a --listen override: a reload compares config with
@@ -99,6 +105,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     }
     stopping = true;
     lifecycle.draining = true;
+    holder.current.stop();
     const drainMs = holder.current.config.server.drainTimeoutMs;
     const inFlight = server.pending();
     // Stop accepting before saying so: once the line below is out, a new connection is

@@ -94,6 +94,8 @@ export class Reloader {
     }
     const restartRequired = restartOnlyChanges(this.start, loaded.config);
     const old = this.holder.swap(next);
+    old.stop();
+    next.start();
     applyProcessSettings(loaded.config, this.services);
     metrics.reloads.labels("success").inc();
     markLoaded(loaded.hash);

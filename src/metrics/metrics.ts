@@ -16,6 +16,18 @@ import Registry from "prom-client/lib/registry";
 const client = { Counter, Gauge, Histogram };
 export const registry = new Registry();
 
+export interface BackendView {
+  name: string;
+  up: boolean;
+  inflight: number;
+}
+
+/** The backends of the config in force, read at scrape time (set by the daemon). */
+let backendSource: () => BackendView[] = () => [];
+export function setBackendSource(source: () => BackendView[]): void {
+  backendSource = source;
+}
+
 /** Requests in flight, counted here and read by the gauge at scrape time (no cost per request). */
 let inflightRequests = 0;
 export const inflightCount = {
@@ -70,6 +82,38 @@ export const metrics = {
     help: "Failed backend calls by backend and error code (upstream_connect_error, upstream_first_byte_timeout, http_5xx, ...).",
     labelNames: ["backend", "code"] as const,
     registers: [registry],
+  }),
+  ejections: new client.Counter({
+    name: "llmproxy_backend_ejections_total",
+    help: "Times a backend was taken out by the circuit breaker, by the error that tripped it.",
+    labelNames: ["backend", "code"] as const,
+    registers: [registry],
+  }),
+  retries: new client.Counter({
+    name: "llmproxy_retries_total",
+    help: "Attempts after the first of a request (on another target, before any byte reached the client), by route.",
+    labelNames: ["model"] as const,
+    registers: [registry],
+  }),
+  backendUp: new client.Gauge({
+    name: "llmproxy_backend_up",
+    help: "1 when the backend takes requests, 0 while it is ejected by the circuit breaker or failing its health probes.",
+    labelNames: ["backend"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const b of backendSource()) this.labels(b.name).set(b.up ? 1 : 0);
+    },
+  }),
+  backendInflight: new client.Gauge({
+    name: "llmproxy_backend_inflight_requests",
+    help: "Requests in flight to each backend.",
+    labelNames: ["backend"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const b of backendSource()) this.labels(b.name).set(b.inflight);
+    },
   }),
   inflight: new client.Gauge({
     name: "llmproxy_inflight_requests",

@@ -191,9 +191,11 @@ export function createMockBackend(opts: MockOptions, adapter: MockBackendAdapter
 
   async function fetch(req: Request): Promise<Response> {
     const path = pathOf(req.url);
-    // Probes and the stats page are not traffic: they are not counted or reported.
+    // Probes and the stats page are not traffic: they are not counted or reported. The
+    // model list is what the gateway's health probes GET by default.
     if (path === "/health") return new Response(HEALTH_BODY, { headers: JSON_HEADERS });
     if (path === "/mock/stats") return new Response(JSON.stringify(state.stats), { headers: JSON_HEADERS });
+    if (req.method === "GET" && (path === "/v1/models" || path === "/models")) return new Response(state.modelsBody, { headers: JSON_HEADERS });
     state.stats.requests++;
     state.stats.active++;
     if (state.startListeners.size > 0) notify(state.startListeners, { path, headers: req.headers });

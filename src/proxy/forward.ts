@@ -5,7 +5,10 @@
 import { asGatewayError, errorResponse, GatewayError } from "../errors.ts";
 import { metrics } from "../metrics/metrics.ts";
 import type { Connection } from "../server/bun-server.ts";
-import { attemptOrder, isAvailable, type Target } from "../routing/route-table.ts";
+import { backendAnswered, backendFailed, backendInconclusive } from "../routing/outcomes.ts";
+import type { Route, Target } from "../routing/route-table.ts";
+import { TargetSelector } from "../routing/select.ts";
+import { onAttemptStart } from "../routing/health.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { Services } from "../runtime/services.ts";
 import type { Endpoint } from "./endpoints.ts";
@@ -80,8 +83,7 @@ export async function proxyInference(
       });
     }
     ex.route = route.name;
-    const order = attemptOrder(route);
-    return await tryTargets(req, endpoint, order, body, ex, rt);
+    return await tryTargets(req, endpoint, route, body, ex, rt, services);
   } catch (err) {
     // A client that left mid-upload makes the body read fail: that is a 499, not ours.
     const ge = ex.clientGone || req.signal.aborted ? CLIENT_GONE : asGatewayError(err);
@@ -91,16 +93,17 @@ export async function proxyInference(
   }
 }
 
-async function tryTargets(req: Request, endpoint: Endpoint, order: readonly Target[], body: InferenceBody, ex: Exchange, rt: Runtime): Promise<Response> {
+async function tryTargets(req: Request, endpoint: Endpoint, route: Route, body: InferenceBody, ex: Exchange, rt: Runtime, services: Services): Promise<Response> {
   const maxAttempts = 1 + rt.config.retries.attempts;
+  const selector = new TargetSelector(route, performance.now);
   let last: AttemptResult | null = null;
   let tried = 0;
-  for (let i = 0; i < order.length && tried < maxAttempts; i++) {
-    const target = order[i]!;
-    // a backend at its max_inflight is passed over, not waited for
-    if (!isAvailable(target)) continue;
+  while (tried < maxAttempts) {
+    const target = selector.next();
+    if (!target) break;
     if (tried > 0) {
       ex.retries++;
+      metrics.retries.labels(route.name).inc();
       await backoff(tried, rt.config.retries.backoffMs);
       if (ex.clientGone) throw CLIENT_GONE;
       const totalMs = rt.config.timeouts.totalMs;
@@ -109,20 +112,26 @@ async function tryTargets(req: Request, endpoint: Endpoint, order: readonly Targ
       }
     }
     tried++;
-    last = await attempt(req, endpoint, target, body, ex, rt);
+    last = await attempt(req, endpoint, target, body, ex, rt, services);
     if (last.kind === "answer") return last.response;
     if (!last.retryable || ex.clientGone) break;
   }
   if (ex.clientGone) throw CLIENT_GONE;
-  if (!last) {
-    throw new GatewayError("no_backend_available", `Every backend of model "${ex.route}" is at its max_inflight limit; retry shortly.`, {
-      headers: { "retry-after": "1" },
-    });
-  }
+  if (!last) throw noBackend(route, selector);
   if (last.kind === "failed") throw last.error;
   // The last target refused: its status and error go to the client, in OpenAI form.
   ex.finish(last.status, `upstream_http_${last.status}`);
   return new Response(last.body, { status: last.status, headers: last.headers });
+}
+
+/** Nothing could be tried: every target is out (ejected, failing probes, rate limited) or full. */
+function noBackend(route: Route, selector: TargetSelector): GatewayError {
+  const why = [...selector.skipped].map(([name, reason]) => `${name}: ${reason.replace(/_/g, " ")}`).join("; ");
+  const waitMs = selector.retryAt === Infinity ? 1000 : selector.retryAt - performance.now();
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  return new GatewayError("no_backend_available", `No backend can take a request for model "${route.name}" right now (${why}); retry in ${seconds} s.`, {
+    headers: { "retry-after": String(seconds) },
+  });
 }
 
 function backoff(retry: number, baseMs: number): Promise<void> {
@@ -132,7 +141,7 @@ function backoff(retry: number, baseMs: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function attempt(req: Request, endpoint: Endpoint, target: Target, body: InferenceBody, ex: Exchange, rt: Runtime): Promise<AttemptResult> {
+async function attempt(req: Request, endpoint: Endpoint, target: Target, body: InferenceBody, ex: Exchange, rt: Runtime, services: Services): Promise<AttemptResult> {
   const backend = target.backend;
   const hideUsage = body.stream && endpoint.streamUsage === "on_request" && !body.clientIncludeUsage;
   const upstreamText = upstreamBodyText(body, target.model, hideUsage);
@@ -142,6 +151,8 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
   ex.upstreamModel = target.model ?? body.model;
 
   const ac = ex.beginAttempt(backend.state);
+  const started = performance.now();
+  onAttemptStart(backend.state, started);
   const timeouts = backend.config.timeouts;
   const deadlines = new AttemptDeadlines(ac, {
     timeouts,
@@ -169,10 +180,15 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
     deadlines.stop();
     const error = fetchFailure(err, ac, backend.name);
     ex.releaseBackend();
-    if (error !== CLIENT_GONE) metrics.upstreamErrors.labels(backend.name, error.code).inc();
+    if (error === CLIENT_GONE || ex.clientGone) backendInconclusive(backend);
+    else {
+      metrics.upstreamErrors.labels(backend.name, error.code).inc();
+      backendFailed(backend, error.code, services.log);
+    }
     return { kind: "failed", error, retryable: RETRY_CODES.has(error.code) };
   }
   deadlines.headersArrived();
+  backendAnswered(backend, res.status, res.headers.get("retry-after"), performance.now() - started, services.log);
 
   if (res.status >= 400) {
     metrics.upstreamErrors.labels(backend.name, `http_${res.status}`).inc();
@@ -195,7 +211,7 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
     return { kind: "refused", status: res.status, body: openAiErrorBody(res.status, text, backend.name), headers: out, retryable: RETRY_STATUSES.has(res.status) };
   }
   try {
-    return { kind: "answer", response: await answer(res, { ex, endpoint, backend, rt, ac, deadlines, hideUsage }) };
+    return { kind: "answer", response: await answer(res, { ex, endpoint, backend, rt, ac, deadlines, hideUsage, log: services.log }) };
   } catch (err) {
     // Only the whole-body read of a small JSON answer gets here, before any byte left.
     deadlines.stop();

@@ -60,10 +60,8 @@ export function upstreamRequestHeaders(client: Headers, backend: Backend, info: 
     const prior = h["x-forwarded-for"];
     h["x-forwarded-for"] = prior ? `${prior}, ${info.clientIp}` : info.clientIp;
   }
-  const cfg = backend.config;
-  for (const name in cfg.headers) h[name.toLowerCase()] = cfg.headers[name]!;
-  if (cfg.apiKey) h.authorization = `Bearer ${cfg.apiKey}`;
-  return h;
+  // the backend's own credentials and headers, computed once per config
+  return Object.assign(h, backend.headers);
 }
 
 /**

@@ -6,6 +6,8 @@
 import { GatewayError } from "../errors.ts";
 import type { AttemptDeadlines } from "./deadlines.ts";
 import { metrics } from "../metrics/metrics.ts";
+import type { Logger } from "../log/logger.ts";
+import { backendFailed } from "../routing/outcomes.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { Backend } from "../runtime/backend.ts";
 import type { Endpoint, EndpointKind } from "./endpoints.ts";
@@ -34,6 +36,7 @@ export interface AnswerContext {
   rt: Runtime;
   ac: AbortController;
   deadlines: AttemptDeadlines;
+  log: Logger;
   /** The gateway added stream_options.include_usage: hide what it brings. */
   hideUsage: boolean;
 }
@@ -72,7 +75,10 @@ async function bufferJson(res: Response, headers: Headers, ctx: AnswerContext): 
     buf = await res.arrayBuffer();
   } catch (err) {
     const failure = readFailure(err, ac);
-    if (failure !== CLIENT_GONE) metrics.upstreamErrors.labels(ctx.backend.name, failure.code).inc();
+    if (failure !== CLIENT_GONE) {
+      metrics.upstreamErrors.labels(ctx.backend.name, failure.code).inc();
+      backendFailed(ctx.backend, failure.code, ctx.log);
+    }
     throw failure;
   } finally {
     deadlines.stop();
@@ -214,6 +220,7 @@ function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap,
             return;
           }
           metrics.upstreamErrors.labels(ctx.backend.name, failure.code).inc();
+          backendFailed(ctx.backend, failure.code, ctx.log);
           // Mid-answer: the status line is gone already. Say what happened in the
           // stream's own terms (an SSE error event the SDKs raise), then end it cleanly.
           const ev = tap.errorEvent?.(failure);

@@ -14,6 +14,28 @@ export interface Backend {
   /** Whether connect timeouts apply (false for the in-process mock). */
   readonly network: boolean;
   readonly state: BackendState;
+  /** Headers every request to it carries: its api_key and configured headers. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** One health probe: GET path; true when it answers 2xx within timeoutMs. */
+  probe(path: string, timeoutMs: number): Promise<boolean>;
+}
+
+/** The headers every request to this backend carries (credentials, extra headers). */
+export function backendHeaders(config: BackendConfig): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (const name in config.headers) h[name.toLowerCase()] = config.headers[name]!;
+  if (config.apiKey) h.authorization = `Bearer ${config.apiKey}`;
+  return h;
+}
+
+async function probeWith(get: (signal: AbortSignal) => Promise<Response>, timeoutMs: number): Promise<boolean> {
+  try {
+    const res = await get(AbortSignal.timeout(timeoutMs));
+    await res.arrayBuffer().catch(() => {});
+    return res.status >= 200 && res.status < 300;
+  } catch {
+    return false;
+  }
 }
 
 /** The mock provider runs in this process: no socket, its handler is called directly. */
@@ -40,7 +62,19 @@ export function createBackend(config: BackendConfig, state: BackendState): Backe
       fetch: async (url, headers, body, signal) => (await load()).fetch(new Request(url, { method: "POST", headers, body, signal })),
       network: false,
       state,
+      headers: backendHeaders(config),
+      probe: (path, timeoutMs) => probeWith(async (signal) => (await load()).fetch(new Request(MOCK_BASE + path, { signal })), timeoutMs),
     };
   }
-  return { name: config.name, config, baseUrl: config.url, fetch: upstreamFetch, network: true, state };
+  const headers = backendHeaders(config);
+  return {
+    name: config.name,
+    config,
+    baseUrl: config.url,
+    fetch: upstreamFetch,
+    network: true,
+    state,
+    headers,
+    probe: (path, timeoutMs) => probeWith((signal) => fetch(config.url + path, { headers, signal, redirect: "manual" }), timeoutMs),
+  };
 }

@@ -4,6 +4,8 @@
 // streams in flight finish on the runtime they started on.
 
 import type { Config, LoadedConfig } from "../config/types.ts";
+import { unavailability } from "../routing/health.ts";
+import { Prober } from "../routing/probes.ts";
 import { RouteTable } from "../routing/route-table.ts";
 import { createBackend, type Backend } from "./backend.ts";
 import type { Services } from "./services.ts";
@@ -16,6 +18,7 @@ export class Runtime {
   readonly routes: RouteTable;
   /** Unix ms when this runtime was built. */
   readonly loadedAt = Date.now();
+  private readonly prober: Prober;
   /** Requests started on this runtime and not finished yet. */
   private active = 0;
   private idleWaiters: (() => void)[] = [];
@@ -28,6 +31,27 @@ export class Runtime {
     for (const b of this.config.backends) backends.set(b.name, createBackend(b, services.states.get(b.name)));
     this.backends = backends;
     this.routes = new RouteTable(this.config.models, backends);
+    this.prober = new Prober(backends.values(), services.log);
+  }
+
+  /** Start what runs in the background (health probes): once this runtime is in force. */
+  start(): void {
+    this.prober.start();
+  }
+
+  /** Stop the background work: when another runtime replaced this one. */
+  stop(): void {
+    this.prober.stop();
+  }
+
+  /** Backends that can take a request now (not ejected, not failing probes, not rate limited). */
+  healthyBackends(now = performance.now()): string[] {
+    const out: string[] = [];
+    for (const b of this.backends.values()) {
+      const why = unavailability(b.state, b.config, now);
+      if (why === null || why === "at_capacity") out.push(b.name);
+    }
+    return out;
   }
 
   enter(): void {

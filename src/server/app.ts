@@ -92,9 +92,14 @@ export function createApp(deps: AppDeps): Handler {
     return json({ id, object: "model", created: Math.floor(rt.loadedAt / 1000), owned_by: "llmproxy" }, 200, ctx.requestId);
   });
   add("GET", "/health", (_req, _conn, ctx) => json({ status: "ok" }, 200, ctx.requestId));
-  add("GET", "/ready", (_req, _conn, ctx) =>
-    deps.lifecycle.draining ? json({ status: "draining" }, 503, ctx.requestId) : json({ status: "ready", config: deps.holder.current.hash }, 200, ctx.requestId),
-  );
+  // Ready: config loaded, not draining, and at least one backend can take requests.
+  add("GET", "/ready", (_req, _conn, ctx) => {
+    if (deps.lifecycle.draining) return json({ status: "draining" }, 503, ctx.requestId);
+    const rt = deps.holder.current;
+    const healthy = rt.healthyBackends();
+    const body = { status: healthy.length > 0 ? "ready" : "no_healthy_backend", config: rt.hash, healthy_backends: healthy };
+    return json(body, healthy.length > 0 ? 200 : 503, ctx.requestId);
+  });
   add("POST", "/admin/reload", async (req, _conn, ctx) => {
     adminGuard(req, deps);
     const out = await deps.reload();

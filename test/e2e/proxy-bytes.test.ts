@@ -61,6 +61,8 @@ backends:
   - name: other
     url: ${other.url}
     provider: openai
+    # a scripted fake, not a server: no health probes (they would be its traffic)
+    health: { interval: 0s }
 models:
   - name: other-server
     targets: [{ backend: other }]

@@ -37,9 +37,13 @@ backends:
   - name: nowhere
     url: ${closedUrl}
     provider: openai
+    # nothing listens there; the tests are about the request's own error, not probes
+    health: { interval: 0s }
   - name: odd
     url: ${odd.url}
     provider: openai
+    # a scripted fake, not a server: no health probes (they would be its traffic)
+    health: { interval: 0s }
 models:
   - name: odd
     targets: [{ backend: odd }]

@@ -62,12 +62,18 @@ backends:
   - name: open
     url: ${open.url}
     provider: openai
+    # a scripted fake, not a server: no health probes (they would be its traffic)
+    health: { interval: 0s }
   - name: hoppy
     url: ${hoppy.url}
     provider: openai
+    # a scripted fake, not a server: no health probes (they would be its traffic)
+    health: { interval: 0s }
   - name: packed
     url: ${packed.url}
     provider: openai
+    # a scripted fake, not a server: no health probes (they would be its traffic)
+    health: { interval: 0s }
 models:
   - name: packed
     targets: [{ backend: packed }]

@@ -37,6 +37,8 @@ backends:
   - name: gated
     url: ${gated.url}
     provider: openai
+    # a scripted fake, not a server: no health probes (they would be its traffic)
+    health: { interval: 0s }
 models:
   - name: llama
     targets: [{ backend: vllm-a }]

@@ -45,10 +45,14 @@ backends:
   - name: blackhole
     url: ${blackhole.url}
     provider: openai
+    # a scripted fake, not a server: no health probes (they would be its traffic)
+    health: { interval: 0s }
     timeouts: { connect: 200ms, first_byte: 10s }
   - name: stuck
     url: ${stuck.url}
     provider: openai
+    # a scripted fake, not a server: no health probes (they would be its traffic)
+    health: { interval: 0s }
     timeouts: { first_byte: 10s, idle: 300ms }
 models:
   - name: stuck

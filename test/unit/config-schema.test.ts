@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import schema from "../../schemas/config.schema.json" with { type: "json" };
 import { loadConfigFile } from "../../src/config/load.ts";
-import type { RawBackend, RawConfig, RawMock, RawRoute, RawTarget, RawTimeouts } from "../../src/config/types.ts";
+import type { RawBackend, RawCircuit, RawConfig, RawHealth, RawMock, RawRoute, RawTarget, RawTimeouts } from "../../src/config/types.ts";
 
 type SchemaNode = {
   $ref?: string;
@@ -98,8 +98,10 @@ const METRICS_KEYS = keys<RawConfig["metrics"]>()("enabled", "path");
 const LOG_KEYS = keys<RawConfig["log"]>()("level", "format", "access");
 const TIMEOUTS_KEYS = keys<RawTimeouts>()("connect", "first_byte", "idle", "total");
 const OVERRIDE_KEYS = keys<NonNullable<RawBackend["timeouts"]>>()("connect", "first_byte", "idle", "total");
-const BACKEND_KEYS = keys<RawBackend>()("name", "url", "provider", "api_key", "headers", "weight", "max_inflight", "timeouts", "mock");
+const BACKEND_KEYS = keys<RawBackend>()("name", "url", "provider", "api_key", "headers", "weight", "max_inflight", "timeouts", "health", "circuit", "mock");
 const MOCK_KEYS = keys<RawMock>()("tokens", "delay", "first_token_delay", "usage");
+const HEALTH_KEYS = keys<RawHealth>()("path", "interval", "timeout", "unhealthy_after", "healthy_after");
+const CIRCUIT_KEYS = keys<RawCircuit>()("failures", "cooldown", "max_cooldown");
 const ROUTE_KEYS = keys<RawRoute>()("name", "strategy", "targets", "fallback");
 const TARGET_KEYS = keys<RawTarget>()("backend", "model", "weight");
 
@@ -112,6 +114,8 @@ typesMatch<Same<keyof RawTimeouts, (typeof TIMEOUTS_KEYS)[number]>>();
 typesMatch<Same<keyof NonNullable<RawBackend["timeouts"]>, (typeof OVERRIDE_KEYS)[number]>>();
 typesMatch<Same<keyof RawBackend, (typeof BACKEND_KEYS)[number]>>();
 typesMatch<Same<keyof RawMock, (typeof MOCK_KEYS)[number]>>();
+typesMatch<Same<keyof RawHealth, (typeof HEALTH_KEYS)[number]>>();
+typesMatch<Same<keyof RawCircuit, (typeof CIRCUIT_KEYS)[number]>>();
 typesMatch<Same<keyof RawRoute, (typeof ROUTE_KEYS)[number]>>();
 typesMatch<Same<keyof RawTarget, (typeof TARGET_KEYS)[number]>>();
 
@@ -125,6 +129,8 @@ const TYPE_OF_SCHEMA: Record<string, readonly string[]> = {
   "#/definitions/timeouts_override": OVERRIDE_KEYS,
   "#/definitions/backend": BACKEND_KEYS,
   "#/definitions/mock": MOCK_KEYS,
+  "#/definitions/health": HEALTH_KEYS,
+  "#/definitions/circuit": CIRCUIT_KEYS,
   "#/definitions/route": ROUTE_KEYS,
   "#/definitions/target": TARGET_KEYS,
 };
