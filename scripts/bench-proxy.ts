@@ -2,6 +2,7 @@
 // through the proxy, in one run, on this machine. Usage:
 //
 //   bun scripts/bench-proxy.ts [--bin dist/llmproxy] [--duration 5s] [--json]
+//                              [--backends 4 --strategy least_inflight]
 //
 // Phases: (1) throughput, closed loop at fixed concurrency; (2) latency at a fixed
 // offered rate (open loop, 2000 req/s); (3) TTFT and inter-chunk gaps over 64
@@ -25,6 +26,9 @@ const flag = (name: string): string | undefined => {
 const json = args.includes("--json");
 const durationMs = durationFlag("--duration", flag("--duration") ?? "5s");
 const bin = flag("--bin") ?? (existsSync("dist/llmproxy") ? "dist/llmproxy" : null);
+const backendCount = Number(flag("--backends") ?? "1");
+const strategy = flag("--strategy") ?? "round_robin";
+if (!Number.isInteger(backendCount) || backendCount < 1 || backendCount > 16) throw new Error(`--backends must be 1..16, got ${flag("--backends")}`);
 const command = bin ? [bin] : [process.execPath, "cmd/llmproxy.ts"];
 
 const CHAT = JSON.stringify({ model: "bench", messages: [{ role: "user", content: "Say hello in one short sentence." }], max_tokens: 16 });
@@ -33,13 +37,15 @@ const log = (s: string) => {
   if (!json) process.stderr.write(s + "\n");
 };
 
-const mock = await startMock(command, ["--tokens", "16", "--delay", "0"]);
+// Several backends: the proxy balances over all of them; "direct" is the first one.
+const mocks = await Promise.all(Array.from({ length: backendCount }, () => startMock(command, ["--tokens", "16", "--delay", "0"])));
+const mock = mocks[0]!;
 const proxy = await startProxy(
   command,
   `backends:
-  - { name: mock, provider: openai, url: ${mock.url} }
+${mocks.map((m, i) => `  - { name: mock${i}, provider: openai, url: ${m.url} }`).join("\n")}
 models:
-  - { name: "*", targets: [{ backend: mock }] }
+  - { name: "*", strategy: ${strategy}, targets: [${mocks.map((_, i) => `{ backend: mock${i} }`).join(", ")}] }
 retries: { attempts: 0 }
 log: { level: info, access: true }
 `,
@@ -49,7 +55,7 @@ const through: Target = { url: proxy.url, headers: {} };
 const path = "/v1/chat/completions";
 
 try {
-  log(`proxy ${command.join(" ")} (pid ${proxy.pid}), backend pid ${mock.pid}; ${durationMs / 1000}s per phase`);
+  log(`proxy ${command.join(" ")} (pid ${proxy.pid}), ${backendCount} backend(s) (${strategy}); ${durationMs / 1000}s per phase`);
   const rssIdle = rssBytes(proxy.pid); // started, no traffic yet
   // warm both paths (JIT, connection pools)
   for (const t of [direct, through]) await closedLoop(t, path, CHAT, { concurrency: 16, durationMs: 1000, maxRequests: 20_000 });
@@ -87,6 +93,7 @@ try {
 
   const ms = (v: number) => `${v.toFixed(3)} ms`;
   const result = {
+    setup: { backends: backendCount, strategy },
     throughput: { directRps: tpDirect.rps, proxyRps: tpProxy.rps, ratio: tpProxy.rps / tpDirect.rps, errors: tpDirect.errors + tpProxy.errors },
     latencyAt2000: {
       direct: olDirect.latencyMs,
@@ -139,5 +146,5 @@ try {
   }
 } finally {
   await proxy.stop();
-  await mock.stop();
+  for (const m of mocks) await m.stop();
 }
