@@ -2,9 +2,9 @@
 export const EXIT = {
   /** Success; also a graceful shutdown after SIGTERM/SIGINT. */
   OK: 0,
-  /** Invalid input or config, or the operation failed. */
+  /** Invalid input (a config, a flag value, an unknown key id), or the operation failed. */
   FAILURE: 1,
-  /** Bad command line, or a file given on it cannot be read. */
+  /** A command line that cannot be read (unknown command or option, missing argument), or a file named on it that cannot be read. */
   USAGE: 2,
 } as const;
 

@@ -7,8 +7,9 @@ import { registerMock } from "./mock.ts";
 const EXIT_HELP = `
 Exit codes:
   0  success (also after a graceful shutdown on SIGTERM/SIGINT)
-  1  invalid input or config, or the operation failed
-  2  bad command line, or a file named on it cannot be read`;
+  1  invalid input (a config, a flag value, an unknown id), or the operation failed
+  2  a command line that cannot be read (unknown command or option, missing
+     argument), or a file named on it that cannot be read`;
 
 /** The whole CLI. cmd/llmproxy.ts only runs it. */
 export function buildProgram(): Command {

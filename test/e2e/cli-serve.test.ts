@@ -181,9 +181,9 @@ models: [{ name: x, targets: [{ backend: m }] }]
     }
   });
 
-  test("a bad --listen: exit 2, naming the value", async () => {
+  test("a bad --listen: exit 1 (an invalid value), naming the value", async () => {
     const r = await runCli(["serve", "--demo", "--listen", "nonsense"]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1);
     expect(r.stderr).toStartWith("llmproxy: --listen: ");
     expect(r.stderr).toContain('"nonsense"');
   });

@@ -79,9 +79,9 @@ describe("llmproxy mock", () => {
     [["--delay", "20"], 'llmproxy: --delay: bad duration "20": use a number and a unit (ms, s, m, h, d), e.g. 500ms or 5s'],
     [["--first-token-delay", "soon"], 'llmproxy: --first-token-delay: bad duration "soon"'],
     [["--listen", "nowhere"], 'llmproxy: --listen: bad address "nowhere": use host:port'],
-  ])("%p is refused with exit code 2 (bad command line) and a precise message", async (args, message) => {
+  ])("%p is refused with exit code 1 (an invalid value) and a precise message", async (args, message) => {
     const proc = spawnMock(["--listen", "127.0.0.1:0", ...args]);
-    expect(await proc.exited).toBe(2);
+    expect(await proc.exited).toBe(1);
     expect(await new Response(proc.stderr).text()).toStartWith(message);
   });
 

@@ -7,7 +7,7 @@ function usageError(fn: () => unknown, message: string): void {
     fn();
   } catch (err) {
     expect(err).toBeInstanceOf(CliError);
-    expect((err as CliError).exitCode).toBe(EXIT.USAGE);
+    expect((err as CliError).exitCode).toBe(EXIT.FAILURE);
     expect((err as CliError).message).toBe(message);
     return;
   }
