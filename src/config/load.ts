@@ -76,7 +76,7 @@ function check(data: unknown, file: string | null, earlier: PendingIssue[], sour
   const tainted: ConfigPath[] = source?.tainted ?? [];
   const kept = issues.filter((i) => earlier.includes(i) || !tainted.some((t) => pathStartsWith(i.path, t)));
   if (kept.length > 0) return failed(file, kept, source);
-  const config = normalize(data as RawConfig);
+  const config = normalize(data as RawConfig, file);
   return { ok: true, loaded: { config, hash: configHash(config), file } };
 }
 

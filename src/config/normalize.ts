@@ -5,7 +5,8 @@
 import { createHash } from "node:crypto";
 import { normalizeBaseUrl } from "./http-url.ts";
 import { parseListen } from "./listen.ts";
-import type { BackendConfig, Config, RawBackend, RawConfig, RawTimeouts, RouteConfig, Timeouts } from "./types.ts";
+import { dirname, isAbsolute, resolve } from "node:path";
+import type { BackendConfig, Config, LimitSettings, RawBackend, RawConfig, RawLimitSpec, RawTimeouts, RouteConfig, Timeouts } from "./types.ts";
 import { parseDuration, parseSize } from "./units.ts";
 
 function ms(s: string): number {
@@ -46,7 +47,17 @@ function backend(b: RawBackend, global: RawTimeouts): BackendConfig {
   };
 }
 
-export function normalize(raw: RawConfig): Config {
+function limitSpec(l: RawLimitSpec): LimitSettings {
+  return { rpm: l.rpm || null, tpm: l.tpm || null, concurrency: l.concurrency || null };
+}
+
+/** The database path: as given when absolute or ":memory:", else beside the config file. */
+function databasePath(db: string, file: string | null): string {
+  if (db === ":memory:" || isAbsolute(db)) return db;
+  return resolve(file ? dirname(file) : process.cwd(), db);
+}
+
+export function normalize(raw: RawConfig, file: string | null = null): Config {
   const listen = parseListen(raw.listen);
   const maxBody = parseSize(raw.server.max_body);
   if (!listen || maxBody === null) throw new Error("normalize: unchecked listen or max_body");
@@ -60,6 +71,13 @@ export function normalize(raw: RawConfig): Config {
   }));
   return deepFreeze({
     listen,
+    database: databasePath(raw.database, file),
+    auth: raw.auth,
+    limits: {
+      global: limitSpec(raw.limits.global),
+      perKey: limitSpec(raw.limits.per_key),
+      models: Object.fromEntries(Object.entries(raw.limits.models).map(([k, v]) => [k, limitSpec(v)])),
+    },
     adminToken: raw.admin_token,
     server: {
       maxBodyBytes: maxBody,

@@ -88,6 +88,15 @@ export function semanticIssues(data: unknown): PendingIssue[] {
   });
   fallbackCycles(models, routeIndex, add);
 
+  // ---- limits per model must name a route
+  const limits = isRec(data.limits) ? data.limits : undefined;
+  if (limits && isRec(limits.models)) {
+    for (const name of Object.keys(limits.models)) {
+      if (name !== "*" && !routeIndex.has(name)) add(["limits", "models", name], `unknown model "${name}" (models are: ${routeNames})`, "key");
+      else if (name === "*" && star === undefined) add(["limits", "models", name], `there is no "*" route to limit`, "key");
+    }
+  }
+
   // ---- the rest
   if (isRec(data.timeouts)) positiveDurations(data.timeouts, ["timeouts"], add);
   if (isRec(data.server)) {

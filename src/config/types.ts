@@ -64,8 +64,17 @@ export interface RawRoute {
   fallback: string[];
 }
 
+export interface RawLimitSpec {
+  rpm: number;
+  tpm: number;
+  concurrency: number;
+}
+
 export interface RawConfig {
   listen: string;
+  database: string;
+  auth: "keys" | "none";
+  limits: { global: RawLimitSpec; per_key: RawLimitSpec; models: Record<string, RawLimitSpec> };
   admin_token: string;
   server: { max_body: string | number; drain_timeout: string; keepalive_timeout: string; backend_header: boolean };
   backends: RawBackend[];
@@ -141,8 +150,19 @@ export interface RouteConfig {
   fallback: string[];
 }
 
+/** Limits of one scope; null = no limit of that kind (0 in the YAML). */
+export interface LimitSettings {
+  rpm: number | null;
+  tpm: number | null;
+  concurrency: number | null;
+}
+
 export interface Config {
   listen: ListenAddress;
+  /** Absolute path of the SQLite file, or ":memory:". */
+  database: string;
+  auth: "keys" | "none";
+  limits: { global: LimitSettings; perKey: LimitSettings; models: Record<string, LimitSettings> };
   adminToken: string;
   server: { maxBodyBytes: number; drainTimeoutMs: number; keepAliveMs: number; backendHeader: boolean };
   backends: BackendConfig[];

@@ -66,6 +66,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     // config, or every reload under --listen would report "listen changed".
     listen: first.loaded.config.listen,
     keepAliveMs: first.loaded.config.server.keepAliveMs,
+    database: first.loaded.config.database,
   });
   const app = createApp({ holder, services, lifecycle, reload: () => reloader.reload("admin API") });
 

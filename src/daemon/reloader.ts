@@ -18,12 +18,14 @@ export type ConfigSource = () => Promise<LoadResult>;
 export interface StartSettings {
   listen: ListenAddress;
   keepAliveMs: number;
+  database: string;
 }
 
 function restartOnlyChanges(start: StartSettings, next: Config): string[] {
   const out: string[] = [];
   if (start.listen.host !== next.listen.host || start.listen.port !== next.listen.port) out.push("listen");
   if (start.keepAliveMs !== next.server.keepAliveMs) out.push("server.keepalive_timeout");
+  if (start.database !== next.database) out.push("database");
   return out;
 }
 
