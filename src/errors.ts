@@ -9,6 +9,7 @@ export type ErrorType =
   | "permission_error"
   | "not_found_error"
   | "rate_limit_error"
+  | "insufficient_quota"
   | "server_error"
   | "api_error"
   | "timeout_error";
@@ -28,6 +29,14 @@ export const ERRORS = {
   not_found: { status: 404, type: "invalid_request_error", message: "No such endpoint." },
   method_not_allowed: { status: 405, type: "invalid_request_error", message: "Method not allowed on this endpoint." },
   request_too_large: { status: 413, type: "invalid_request_error", message: "The request body is larger than this gateway accepts." },
+  missing_api_key: { status: 401, type: "authentication_error", message: "No API key: send it as Authorization: Bearer <key> (or x-api-key / api-key)." },
+  invalid_api_key: { status: 401, type: "authentication_error", message: "The API key is not valid." },
+  key_revoked: { status: 401, type: "authentication_error", message: "The API key has been revoked." },
+  key_expired: { status: 401, type: "authentication_error", message: "The API key has expired." },
+  model_not_allowed: { status: 403, type: "permission_error", message: "This API key may not use this model." },
+  ip_not_allowed: { status: 403, type: "permission_error", message: "This API key may not be used from this address." },
+  insufficient_quota: { status: 429, type: "insufficient_quota", message: "The API key has used its token quota." },
+  rate_limit_exceeded: { status: 429, type: "rate_limit_error", message: "Rate limit reached; retry after the time in Retry-After." },
   admin_disabled: { status: 404, type: "invalid_request_error", message: "The admin API is off: set admin_token in the config to enable it." },
   admin_unauthorized: { status: 401, type: "authentication_error", message: "Missing or wrong admin token (Authorization: Bearer <admin_token>)." },
   reload_failed: { status: 422, type: "invalid_request_error", message: "The new config is invalid; the running config stays in force." },

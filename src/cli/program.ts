@@ -3,6 +3,7 @@ import { registerVersion, VERSION } from "./version.ts";
 import { registerServe } from "./serve.ts";
 import { registerValidate } from "./validate.ts";
 import { registerMock } from "./mock.ts";
+import { registerKeys } from "./keys.ts";
 
 const EXIT_HELP = `
 Exit codes:
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     .addHelpText("after", EXIT_HELP);
   registerServe(program);
   registerValidate(program);
+  registerKeys(program);
   registerMock(program);
   registerVersion(program);
   return program;

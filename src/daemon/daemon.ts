@@ -14,6 +14,8 @@ import { createApp } from "../server/app.ts";
 import { startServer, type ServerHandle } from "../server/bun-server.ts";
 import { errorBody } from "../errors.ts";
 import { setBackendSource } from "../metrics/metrics.ts";
+import { KeyService } from "../auth/key-service.ts";
+import { openStore, type Store } from "../store/store.ts";
 import { watchConfig, type ConfigWatcher } from "./config-watcher.ts";
 import { demoBanner, demoConfig } from "./demo-config.ts";
 import { applyProcessSettings, markLoaded, Reloader } from "./reloader.ts";
@@ -51,7 +53,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   let listen = first.loaded.config.listen;
   if (opts.listen) listen = listenFlag("--listen", opts.listen);
 
-  const services = createServices(log);
+  // The key store: keys for auth, quota counters. Opened once; `database` is restart-only.
+  let store: Store;
+  try {
+    store = openStore(first.loaded.config.database);
+  } catch (err) {
+    throw new CliError(err instanceof Error ? err.message : String(err), EXIT.FAILURE);
+  }
+  const keys = new KeyService(store.db, store.keys, log);
+  keys.start();
+  const services = createServices(log, keys);
   applyProcessSettings(first.loaded.config, services);
   const holder = new RuntimeHolder(new Runtime(first.loaded, services));
   holder.current.start();
@@ -128,6 +139,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     clearTimeout(timer);
     // Usage results of cut requests are recorded as their streams end; let them run.
     await holder.current.drained();
+    keys.stop(); // writes the last quota debits
+    store.close();
     log.info("stopped", { signal });
     resolveExit(EXIT.OK);
   };

@@ -6,6 +6,9 @@ export const DEMO_MODEL = "demo-model";
 export function demoConfig(listen: string): Record<string, unknown> {
   return {
     listen,
+    // the demo is for trying things locally: open, and nothing written to disk
+    auth: "none",
+    database: ":memory:",
     backends: [{ name: "demo", provider: "mock", mock: { tokens: 24, delay: "25ms" } }],
     models: [
       { name: DEMO_MODEL, targets: [{ backend: "demo" }] },

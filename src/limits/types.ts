@@ -23,7 +23,11 @@ export interface Admission {
   /** The tightest requests and tokens limits that applied, for the response headers. */
   requests: LimitState | null;
   tokens: LimitState | null;
-  /** Call exactly once when the request ends, with the real token count (0 if none). */
+  /**
+   * Call when the request ends, with the real token count (0 if none): frees the
+   * concurrency slots and corrects every TPM reservation by (actual - estimate).
+   * Idempotent: later calls do nothing, so a cleanup path may call it again safely.
+   */
   settle(actualTokens: number, now: number): void;
 }
 
@@ -31,7 +35,10 @@ export interface Refusal {
   ok: false;
   scope: Scope;
   kind: "requests" | "tokens" | "concurrency";
-  /** ms until a retry could be admitted (Retry-After). */
+  /**
+   * ms until a retry could be admitted (Retry-After): the longest wait among the limits
+   * that refuse. For concurrency no time can be known; it is CONCURRENCY_RETRY_MS.
+   */
   retryAfterMs: number;
   requests: LimitState | null;
   tokens: LimitState | null;

@@ -82,6 +82,7 @@ const ms3 = (v: number) => Math.round(v * 1000) / 1000;
 export function accessFields(u: UsageResult): Record<string, unknown> {
   return {
     request_id: u.requestId,
+    key_id: u.keyId,
     endpoint: u.endpoint,
     model: u.requestedModel,
     route: u.route,
@@ -115,7 +116,7 @@ export function accessFields(u: UsageResult): Record<string, unknown> {
 export function accessMembers(u: UsageResult): string {
   const q = JSON.stringify;
   return (
-    `"request_id":"${u.requestId}","endpoint":"${u.endpoint}","model":${q(u.requestedModel)},"route":"${u.route}",` +
+    `"request_id":"${u.requestId}","key_id":${u.keyId === null ? "null" : `"${u.keyId}"`},"endpoint":"${u.endpoint}","model":${q(u.requestedModel)},"route":"${u.route}",` +
     `"backend":"${u.backend}","upstream_model":${q(u.upstreamModel)},"status":${u.status},` +
     `"error_code":${u.errorCode === null ? "null" : `"${u.errorCode}"`},"stream":${u.stream},"prompt_tokens":${u.promptTokens},` +
     `"completion_tokens":${u.completionTokens},"cached_tokens":${u.cachedTokens},"usage_source":"${u.source}",` +

@@ -15,6 +15,8 @@ export interface UsageResult extends TokenUsage {
   requestId: string;
   /** Unix ms when the request arrived. */
   startedAt: number;
+  /** The virtual key's id (never its secret); null with auth: none or before auth. */
+  keyId: string | null;
   endpoint: string;
   /** The model name the client sent. */
   requestedModel: string;

@@ -10,6 +10,10 @@ import type { BackendState } from "../routing/backend-state.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { Services } from "../runtime/services.ts";
 import { inflightCount } from "../metrics/metrics.ts";
+import type { IndexedKey } from "../auth/key-index.ts";
+import type { Admission } from "../limits/types.ts";
+
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 export interface RequestInfo {
   requestId: string;
@@ -48,6 +52,12 @@ export class Exchange {
   requestBody: Record<string, unknown> | null = null;
   generated: EstimateSource | null = null;
   clientGone = false;
+  /** The virtual key of the request (auth: keys). */
+  key: IndexedKey | null = null;
+  /** The rate-limit admission to settle with the real token count. */
+  admission: Admission | null = null;
+  /** x-ratelimit-* headers for the answer. */
+  rateHeaders: Record<string, string> = NO_HEADERS;
 
   private currentAc: AbortController | null = null;
   private backendState: BackendState | null = null;
@@ -111,6 +121,7 @@ export class Exchange {
     const latencyMs = performance.now() - this.info.t0;
     const base = this.result(status, errorCode, latencyMs);
     if (this.usage || !this.answered || !this.requestBody) {
+      this.charge(base);
       this.services.usage.record(base);
       this.rt.leave();
       return;
@@ -119,9 +130,16 @@ export class Exchange {
     // count with the tokenizer, off the hot path. The request counts as in flight on its
     // runtime until recorded, so a drain waits for the estimate.
     void this.estimate(base).then((u) => {
+      this.charge(u);
       this.services.usage.record(u);
       this.rt.leave();
     });
+  }
+
+  /** Settle the rate limits and debit the key's quota with the request's real tokens. */
+  private charge(u: UsageResult): void {
+    this.admission?.settle(u.totalTokens, Date.now());
+    if (this.key && u.totalTokens > 0) this.services.keys?.ledger.debit(this.key.record.id, u.totalTokens, Date.now());
   }
 
   private result(status: number, errorCode: string | null, latencyMs: number): UsageResult {
@@ -130,6 +148,7 @@ export class Exchange {
     return {
       requestId: this.info.requestId,
       startedAt: this.info.startedAt,
+      keyId: this.key ? this.key.record.id : null,
       endpoint: this.endpoint,
       requestedModel: this.requestedModel,
       route: this.route,

@@ -12,6 +12,7 @@ import { onAttemptStart } from "../routing/health.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { Services } from "../runtime/services.ts";
 import type { Endpoint } from "./endpoints.ts";
+import { admit, authenticateRequest } from "./admission.ts";
 import { AttemptDeadlines } from "./deadlines.ts";
 import { CLIENT_GONE, Exchange, type RequestInfo } from "./exchange.ts";
 import { upstreamRequestHeaders } from "./headers.ts";
@@ -76,6 +77,8 @@ export async function proxyInference(
     ex.requestedModel = body.model;
     ex.stream = body.stream;
     ex.requestBody = body.json;
+    const key = authenticateRequest(req, rt, services);
+    if (key) ex.key = key;
     const route = rt.routes.resolve(body.model);
     if (!route) {
       throw new GatewayError("model_not_found", `The model "${body.model}" does not exist on this gateway; GET /v1/models lists the models it serves.`, {
@@ -83,6 +86,9 @@ export async function proxyInference(
       });
     }
     ex.route = route.name;
+    const admitted = admit(key, route, body, ex.info.clientIp, rt, services);
+    ex.admission = admitted.admission;
+    ex.rateHeaders = admitted.headers;
     return await tryTargets(req, endpoint, route, body, ex, rt, services);
   } catch (err) {
     // A client that left mid-upload makes the body read fail: that is a 499, not ours.
@@ -208,6 +214,7 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
     for (const h of ["content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive"]) out.delete(h);
     out.set("content-type", "application/json");
     out.set("x-request-id", ex.requestId);
+    for (const h in ex.rateHeaders) out.set(h, ex.rateHeaders[h]!);
     return { kind: "refused", status: res.status, body: openAiErrorBody(res.status, text, backend.name), headers: out, retryable: RETRY_STATUSES.has(res.status) };
   }
   try {

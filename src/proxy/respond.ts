@@ -52,6 +52,7 @@ function readFailure(err: unknown, ac: AbortController): GatewayError {
 export function answer(res: Response, ctx: AnswerContext): Response | Promise<Response> {
   const { ex, backend, rt } = ctx;
   const headers = clientResponseHeaders(res.headers, ex.requestId, backend, rt.config.server.backendHeader);
+  for (const h in ex.rateHeaders) headers.set(h, ex.rateHeaders[h]!);
   ex.answered = true;
   const type = res.headers.get("content-type") ?? "";
   if (res.body === null) {

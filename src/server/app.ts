@@ -10,6 +10,7 @@ import { proxyInference } from "../proxy/forward.ts";
 import type { RuntimeHolder } from "../runtime/runtime.ts";
 import type { Services } from "../runtime/services.ts";
 import { redactConfig } from "../config/redact.ts";
+import { keysApi, usageApi } from "../admin/keys-api.ts";
 import type { Connection, Handler } from "./bun-server.ts";
 import { newRequestId } from "./request-id.ts";
 
@@ -44,6 +45,7 @@ interface Ctx {
 
 const JSON_HEADERS = { "content-type": "application/json" };
 const MODEL_PREFIX = "/v1/models/";
+const KEYS_PREFIX = "/admin/keys/";
 
 function json(body: unknown, status: number, requestId: string): Response {
   return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, "x-request-id": requestId } });
@@ -109,6 +111,20 @@ export function createApp(deps: AppDeps): Handler {
     }
     return json({ result: out.result, config: out.hash, restart_required: out.restartRequired }, 200, ctx.requestId);
   });
+  const keysRoute: Route = (req, _conn, ctx) => {
+    adminGuard(req, deps);
+    const keys = deps.services.keys;
+    if (!keys) throw new GatewayError("not_found", "No key store is open.");
+    return keysApi(req, splitUrl(req.url).path.slice(KEYS_PREFIX.length - 1), keys, ctx.requestId);
+  };
+  for (const m of ["GET", "POST", "PATCH", "DELETE"]) add(m, KEYS_PREFIX, keysRoute);
+  for (const m of ["GET", "POST"]) add(m, "/admin/keys", keysRoute);
+  add("GET", "/admin/usage", (req, _conn, ctx) => {
+    adminGuard(req, deps);
+    const keys = deps.services.keys;
+    if (!keys) throw new GatewayError("not_found", "No key store is open.");
+    return usageApi(req, keys, ctx.requestId);
+  });
   add("GET", "/admin/config", (req, _conn, ctx) => {
     adminGuard(req, deps);
     const rt = deps.holder.current;
@@ -136,7 +152,14 @@ export function createApp(deps: AppDeps): Handler {
         return res;
       }
       const byMethod =
-        routes.get(path) ?? (path === metricsPath(deps) ? METRICS : path.startsWith(MODEL_PREFIX) && path.length > MODEL_PREFIX.length ? routes.get(MODEL_PREFIX) : undefined);
+        routes.get(path) ??
+        (path === metricsPath(deps)
+          ? METRICS
+          : path.startsWith(MODEL_PREFIX) && path.length > MODEL_PREFIX.length
+            ? routes.get(MODEL_PREFIX)
+            : path.startsWith(KEYS_PREFIX)
+              ? routes.get(KEYS_PREFIX)
+              : undefined);
       if (!byMethod) throw new GatewayError("not_found", `No endpoint ${req.method} ${path} on this gateway.`);
       const route = byMethod.get(req.method);
       if (!route) {

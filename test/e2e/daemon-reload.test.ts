@@ -16,6 +16,7 @@ const ADMIN = "admin-token-for-tests";
 function yaml(routes: Record<string, string>, extra = ""): string {
   const backends = [...new Set(Object.values(routes))];
   return `listen: 127.0.0.1:0
+auth: none
 admin_token: ${ADMIN}
 server: { drain_timeout: 5s, backend_header: true }
 backends:

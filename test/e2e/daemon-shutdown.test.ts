@@ -12,6 +12,7 @@ import { startProxy, type LogLine, type ProxyProcess } from "../helpers/proxy.ts
 
 function config(drainTimeout: string): string {
   return `listen: 127.0.0.1:0
+auth: none
 server: { drain_timeout: ${drainTimeout} }
 backends:
   - { name: m, provider: mock, mock: { tokens: 3, delay: 0ms } }
@@ -123,6 +124,7 @@ test(
     const mock = await startMockServer({ tokens: 50, delayMs: 0 });
     const p = await startProxy({
       config: `listen: 127.0.0.1:0
+auth: none
 server: { drain_timeout: 300ms }
 timeouts: { idle: 10m, total: 10m }
 backends:

@@ -40,7 +40,7 @@ export interface ProxyProcess {
 const WAIT_MS = 15_000;
 
 export interface StartOptions {
-  /** YAML text; `listen` is added (127.0.0.1:0) when absent. */
+  /** YAML text; `listen` (127.0.0.1:0) and `auth: none` are added when absent. */
   config: string;
   env?: Record<string, string>;
   /** Extra args after `serve -c FILE`. */
@@ -52,7 +52,10 @@ export interface StartOptions {
 export async function startProxy(opts: StartOptions): Promise<ProxyProcess> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "llmproxy-e2e-"));
   const configPath = join(dir, "llmproxy.yaml");
-  const yaml = /^listen:/m.test(opts.config) ? opts.config : `listen: 127.0.0.1:0\n${opts.config}`;
+  let yaml = /^listen:/m.test(opts.config) ? opts.config : `listen: 127.0.0.1:0\n${opts.config}`;
+  // Most tests are about something other than keys: they run the gateway open unless
+  // their config says otherwise (the default, auth: keys, is tested in auth-*.test.ts).
+  if (!/^auth:/m.test(yaml)) yaml = `auth: none\n${yaml}`;
   writeFileSync(configPath, yaml);
   const proc = Bun.spawn(llmproxyCommand(["serve", "-c", configPath, ...(opts.args ?? [])]), {
     cwd: dir,

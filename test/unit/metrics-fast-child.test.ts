@@ -33,6 +33,7 @@ test("the hand-written access-log members are exactly the access fields as JSON"
   const base: UsageResult = {
     requestId: "abc-1",
     startedAt: 0,
+    keyId: "key_abcdefghijklmnop",
     endpoint: "/v1/chat/completions",
     requestedModel: 'we"ird\\model\n',
     route: "*",
@@ -54,7 +55,7 @@ test("the hand-written access-log members are exactly the access fields as JSON"
     clientIp: "::1",
     traceparent: null,
   };
-  for (const u of [base, { ...base, errorCode: "upstream_idle_timeout", ttftMs: null, traceparent: '00-"x"-01', source: "estimate" as const }]) {
+  for (const u of [base, { ...base, keyId: null, errorCode: "upstream_idle_timeout", ttftMs: null, traceparent: '00-"x"-01', source: "estimate" as const }]) {
     expect(JSON.parse(`{${accessMembers(u)}}`)).toEqual(JSON.parse(JSON.stringify(accessFields(u))));
   }
 });

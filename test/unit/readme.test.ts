@@ -152,6 +152,7 @@ describe("metrics and the access log", () => {
     const u: UsageResult = {
       requestId: "r1",
       startedAt: 0,
+      keyId: "key_readmereadmeread",
       endpoint: "/v1/chat/completions",
       requestedModel: "m",
       route: "readme-test",

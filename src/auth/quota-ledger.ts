@@ -1,0 +1,93 @@
+// Token quotas: what each key has used, as the store last said plus what this process
+// has debited since, and the debits waiting to be written. Requests are charged their
+// real token counts when they end; the debits are written to the store in one batch
+// every second (and at shutdown), never on the request's path.
+//
+// How far a key can overshoot: admission checks the quota before the request runs, and
+// a request admitted is always charged in full. So a key goes over by at most the
+// tokens of the requests it had in flight when it crossed the line: at most its
+// concurrency limit times the largest answer (max_tokens plus prompt) of those
+// requests. A hard kill loses at most the last second of debits.
+
+import type { KeyRecord, UsageDebit } from "../store/types.ts";
+import { utcDay } from "../store/usage.ts";
+
+export type QuotaKind = "total" | "daily" | "monthly";
+
+interface Local {
+  total: number;
+  /** Debits this process made, by UTC day ("2026-11-25") and month ("2026-11"). */
+  byDay: Map<string, number>;
+  byMonth: Map<string, number>;
+}
+
+export class QuotaLedger {
+  /** Debits since the records in the index were read, per key. */
+  private local = new Map<string, Local>();
+  /** Debits not written yet. */
+  private pending: UsageDebit[] = [];
+
+  debit(keyId: string, tokens: number, nowMs: number): void {
+    if (tokens <= 0) return;
+    this.pending.push({ keyId, tokens, at: nowMs });
+    const day = utcDay(nowMs);
+    const month = day.slice(0, 7);
+    let l = this.local.get(keyId);
+    if (!l) this.local.set(keyId, (l = { total: 0, byDay: new Map(), byMonth: new Map() }));
+    l.total += tokens;
+    l.byDay.set(day, (l.byDay.get(day) ?? 0) + tokens);
+    l.byMonth.set(month, (l.byMonth.get(month) ?? 0) + tokens);
+  }
+
+  /** Tokens used by a key: all time, today and this month (UTC). */
+  used(record: KeyRecord, nowMs: number): { total: number; today: number; month: number } {
+    const day = utcDay(nowMs);
+    const month = day.slice(0, 7);
+    const l = this.local.get(record.id);
+    return {
+      total: record.tokensUsed + (l?.total ?? 0),
+      today: (record.usageDay === day ? record.tokensUsedToday : 0) + (l?.byDay.get(day) ?? 0),
+      month: (record.usageMonth === month ? record.tokensUsedThisMonth : 0) + (l?.byMonth.get(month) ?? 0),
+    };
+  }
+
+  /** Which quota the key has used up, or null. */
+  exhausted(record: KeyRecord, nowMs: number): QuotaKind | null {
+    const q = record.quota;
+    if (q.total === null && q.daily === null && q.monthly === null) return null;
+    const u = this.used(record, nowMs);
+    if (q.total !== null && u.total >= q.total) return "total";
+    if (q.daily !== null && u.today >= q.daily) return "daily";
+    if (q.monthly !== null && u.month >= q.monthly) return "monthly";
+    return null;
+  }
+
+  /** The debits to write now (the caller writes them, then calls written()). */
+  takePending(): UsageDebit[] {
+    const out = this.pending;
+    this.pending = [];
+    return out;
+  }
+
+  /** A write failed: keep its debits for the next attempt (nothing is lost). */
+  restore(debits: UsageDebit[]): void {
+    this.pending = debits.concat(this.pending);
+  }
+
+  /**
+   * The index was reloaded from the store: the records now include every debit written
+   * so far, so only the unwritten ones are still counted on top.
+   */
+  reloaded(): void {
+    const local = new Map<string, Local>();
+    for (const d of this.pending) {
+      let l = local.get(d.keyId);
+      if (!l) local.set(d.keyId, (l = { total: 0, byDay: new Map(), byMonth: new Map() }));
+      const day = utcDay(d.at);
+      l.total += d.tokens;
+      l.byDay.set(day, (l.byDay.get(day) ?? 0) + d.tokens);
+      l.byMonth.set(day.slice(0, 7), (l.byMonth.get(day.slice(0, 7)) ?? 0) + d.tokens);
+    }
+    this.local = local;
+  }
+}

@@ -1,0 +1,104 @@
+// The schema, versioned in code. PRAGMA user_version holds the number of migrations
+// applied; each migration runs in its own transaction together with the version bump,
+// so a crash leaves the database at one version or the next, never in between.
+// Append new migrations; never edit one that has shipped.
+
+import type { Db } from "./db.ts";
+
+export interface Migration {
+  /** 1, 2, 3, ...: its position in MIGRATIONS, recorded in PRAGMA user_version. */
+  version: number;
+  description: string;
+  up(db: Db): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "virtual keys and their token counters",
+    up(db) {
+      // STRICT: a wrong type is an error, not a silently stored string.
+      // Times are Unix ms; models, ips and metadata are JSON text (read whole, never queried).
+      db.exec(`
+        CREATE TABLE keys (
+          id                  TEXT PRIMARY KEY,
+          name                TEXT NOT NULL,
+          prefix              TEXT NOT NULL,
+          hash                TEXT NOT NULL UNIQUE,
+          created_at          INTEGER NOT NULL,
+          updated_at          INTEGER NOT NULL,
+          expires_at          INTEGER,
+          revoked_at          INTEGER,
+          models              TEXT NOT NULL DEFAULT '[]',
+          ips                 TEXT NOT NULL DEFAULT '[]',
+          rpm                 INTEGER,
+          tpm                 INTEGER,
+          concurrency         INTEGER,
+          quota_total         INTEGER,
+          quota_daily         INTEGER,
+          quota_monthly       INTEGER,
+          metadata            TEXT NOT NULL DEFAULT '{}',
+          previous_hash       TEXT,
+          previous_expires_at INTEGER
+        ) STRICT;
+        CREATE INDEX keys_previous_hash ON keys (previous_hash) WHERE previous_hash IS NOT NULL;
+
+        -- Kept apart from keys: the daemon writes here in batches all day long, while
+        -- keys rows change only when an operator changes a key (updated_at stays true).
+        -- day/month are the UTC period the two period counters belong to ('' = none yet).
+        CREATE TABLE key_usage (
+          key_id        TEXT PRIMARY KEY REFERENCES keys (id) ON DELETE CASCADE,
+          tokens_total  INTEGER NOT NULL DEFAULT 0,
+          day           TEXT NOT NULL DEFAULT '',
+          tokens_day    INTEGER NOT NULL DEFAULT 0,
+          month         TEXT NOT NULL DEFAULT '',
+          tokens_month  INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+      `);
+    },
+  },
+];
+
+/** The database was written by a newer llmproxy; this one must not touch it. */
+export class SchemaTooNewError extends Error {
+  readonly found: number;
+  readonly supported: number;
+  constructor(path: string, found: number, supported: number) {
+    super(
+      `database ${path} has schema version ${found}, but this llmproxy knows only up to ${supported}: ` +
+        `it was written by a newer llmproxy; run that version (or restore a backup taken before the upgrade)`,
+    );
+    this.name = "SchemaTooNewError";
+    this.found = found;
+    this.supported = supported;
+  }
+}
+
+function userVersion(db: Db): number {
+  return db.prepare<{ user_version: number }>("PRAGMA user_version").get()?.user_version ?? 0;
+}
+
+/**
+ * Brings the database up to the newest schema. Safe when two processes start at once:
+ * the version is read again inside each write transaction, so a migration another
+ * process has just applied is skipped, not applied twice.
+ */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): { from: number; to: number } {
+  const target = migrations.length;
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migrations out of order: #${i + 1} says version ${m.version}`);
+  });
+  const from = userVersion(db);
+  if (from > target) throw new SchemaTooNewError(db.path, from, target);
+  for (const m of migrations.slice(from)) {
+    db.transaction(() => {
+      const now = userVersion(db);
+      if (now > target) throw new SchemaTooNewError(db.path, now, target);
+      if (now >= m.version) return;
+      m.up(db);
+      // PRAGMA takes no parameters; version is a number from our own array
+      db.exec(`PRAGMA user_version = ${m.version}`);
+    });
+  }
+  return { from, to: Math.max(from, userVersion(db)) };
+}

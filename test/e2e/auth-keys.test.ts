@@ -1,0 +1,215 @@
+// Virtual keys on the real daemon: every auth outcome, allowlists, quotas across a
+// restart, rate limits and their headers, keys managed through the admin API and by
+// another process writing the database. Keys are created with POST /admin/keys.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { startMockServer, type MockServer } from "../../src/mock/server.ts";
+import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
+
+const ADMIN = "admin-token-for-tests";
+let mock: MockServer;
+let dir: string;
+let proxy: ProxyProcess;
+const secrets: string[] = [];
+
+function config(): string {
+  return `auth: keys
+database: keys.db
+admin_token: ${ADMIN}
+log: { level: debug }
+backends:
+  - { name: vllm, provider: openai, url: ${mock.url} }
+models:
+  - { name: llama, targets: [{ backend: vllm }] }
+  - { name: gpt-4o, targets: [{ backend: vllm }] }
+retries: { attempts: 0 }
+`;
+}
+
+interface Created {
+  id: string;
+  prefix: string;
+  secret: string;
+}
+
+async function createKey(body: Record<string, unknown>): Promise<Created> {
+  const res = await fetch(`${proxy.url}/admin/keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(res.status).toBe(201);
+  const k = (await res.json()) as Created;
+  secrets.push(k.secret);
+  return k;
+}
+
+function chat(headers: Record<string, string>, model = "llama", signal?: AbortSignal): Promise<Response> {
+  return fetch(`${proxy.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+    signal,
+  });
+}
+
+async function errorCode(res: Response): Promise<string> {
+  return ((await res.json()) as { error: { code: string } }).error.code;
+}
+
+beforeAll(async () => {
+  mock = await startMockServer({ tokens: 5, delayMs: 0 });
+  dir = mkdtempSync(join(tmpdir(), "llmproxy-auth-"));
+  proxy = await startProxy({ config: config(), dir });
+});
+
+afterAll(async () => {
+  expect(await proxy.stop()).toBe(0);
+  // no secret ever reaches a log line
+  const all = [...proxy.rawStderr, ...proxy.logs.map((l) => JSON.stringify(l))].join("\n");
+  for (const s of secrets) expect(all).not.toContain(s);
+  await mock.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("authentication", () => {
+  test("no key: 401 missing_api_key; an unknown key: 401 invalid_api_key; nothing forwarded", async () => {
+    const before = mock.backend.stats.requests;
+    const none = await chat({});
+    expect(none.status).toBe(401);
+    expect(await errorCode(none)).toBe("missing_api_key");
+    const unknown = await chat({ authorization: "Bearer sk-llmp-notarealkeynotarealkeynotarealkey" });
+    expect(unknown.status).toBe(401);
+    expect(await errorCode(unknown)).toBe("invalid_api_key");
+    expect(mock.backend.stats.requests).toBe(before);
+  });
+
+  test("the key is accepted as Authorization: Bearer, x-api-key and api-key, and never reaches the backend", async () => {
+    const k = await createKey({ name: "three-ways" });
+    const ways: Record<string, string>[] = [{ authorization: `Bearer ${k.secret}` }, { "x-api-key": k.secret }, { "api-key": k.secret }];
+    for (const h of ways) {
+      const seen = mock.backend.nextEnd();
+      const res = await chat(h);
+      expect(res.status).toBe(200);
+      const end = await seen;
+      expect([...end.headers.values()].join("\n")).not.toContain(k.secret);
+    }
+    const line = await proxy.waitForLog((l) => l.msg === "request" && l.key_id === k.id, "an access line with the key id");
+    expect(line.status).toBe(200);
+  });
+
+  test("the official openai client works with a key", async () => {
+    const k = await createKey({ name: "sdk" });
+    const client = new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: k.secret, maxRetries: 0 });
+    const r = await client.chat.completions.create({ model: "llama", messages: [{ role: "user", content: "hi" }] });
+    expect(r.usage?.completion_tokens).toBe(5);
+  });
+
+  test("a revoked key: 401 key_revoked", async () => {
+    const k = await createKey({ name: "to-revoke" });
+    expect((await chat({ authorization: `Bearer ${k.secret}` })).status).toBe(200);
+    const del = await fetch(`${proxy.url}/admin/keys/${k.id}`, { method: "DELETE", headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(del.status).toBe(200);
+    const res = await chat({ authorization: `Bearer ${k.secret}` });
+    expect(res.status).toBe(401);
+    expect(await errorCode(res)).toBe("key_revoked");
+  });
+
+  test("a key expired by another process writing the database: 401 key_expired, seen by the running daemon", async () => {
+    const k = await createKey({ name: "to-expire", expires: "30d" });
+    expect((await chat({ authorization: `Bearer ${k.secret}` })).status).toBe(200);
+    // another process (this test) changes the database, as `llmproxy keys` does
+    const reloaded = proxy.nextLog((l) => l.msg === "keys reloaded", "the daemon reloading its keys");
+    const db = new Database(join(dir, "keys.db"));
+    db.run("UPDATE keys SET expires_at = ? WHERE id = ?", [Date.now() - 1000, k.id]);
+    db.close();
+    await reloaded;
+    const res = await chat({ authorization: `Bearer ${k.secret}` });
+    expect(res.status).toBe(401);
+    expect(await errorCode(res)).toBe("key_expired");
+  });
+});
+
+describe("allowlists", () => {
+  test("a model outside the key's globs: 403 model_not_allowed", async () => {
+    const k = await createKey({ name: "llama-only", models: ["llama*"] });
+    expect((await chat({ authorization: `Bearer ${k.secret}` }, "llama")).status).toBe(200);
+    const res = await chat({ authorization: `Bearer ${k.secret}` }, "gpt-4o");
+    expect(res.status).toBe(403);
+    expect(await errorCode(res)).toBe("model_not_allowed");
+  });
+
+  test("a client address outside the key's CIDRs: 403 ip_not_allowed; inside: allowed", async () => {
+    const outside = await createKey({ name: "lan-only", ips: ["10.0.0.0/8", "fd00::/8"] });
+    const res = await chat({ authorization: `Bearer ${outside.secret}` });
+    expect(res.status).toBe(403);
+    expect(await errorCode(res)).toBe("ip_not_allowed");
+    const inside = await createKey({ name: "loopback", ips: ["127.0.0.0/8", "::1"] });
+    expect((await chat({ authorization: `Bearer ${inside.secret}` })).status).toBe(200);
+  });
+});
+
+describe("quotas", () => {
+  test("a key over its token quota gets 429 insufficient_quota, and still does after a restart", async () => {
+    // one answer costs prompt + 5 completion tokens: more than 5
+    const k = await createKey({ name: "small-quota", quota: { total: 5 } });
+    expect((await chat({ authorization: `Bearer ${k.secret}` })).status).toBe(200);
+    await proxy.waitForLog((l) => l.msg === "request" && l.key_id === k.id, "the charged request");
+    const over = await chat({ authorization: `Bearer ${k.secret}` });
+    expect(over.status).toBe(429);
+    expect(await errorCode(over)).toBe("insufficient_quota");
+
+    // the debit is written at shutdown and read at start
+    expect(await proxy.stop()).toBe(0);
+    proxy = await startProxy({ config: config(), dir });
+    const after = await chat({ authorization: `Bearer ${k.secret}` });
+    expect(after.status).toBe(429);
+    expect(await errorCode(after)).toBe("insufficient_quota");
+    const usage = (await (await fetch(`${proxy.url}/admin/usage?key=${k.id}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as {
+      data: { tokens: { total: number } }[];
+    };
+    expect(usage.data[0]!.tokens.total).toBeGreaterThan(5);
+  });
+});
+
+describe("rate limits", () => {
+  test("rpm per key: the answers carry x-ratelimit-* headers; past the limit 429 rate_limit_exceeded with Retry-After", async () => {
+    const k = await createKey({ name: "two-a-minute", rpm: 2 });
+    const first = await chat({ authorization: `Bearer ${k.secret}` });
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-ratelimit-limit-requests")).toBe("2");
+    expect(first.headers.get("x-ratelimit-remaining-requests")).toBe("1");
+    expect(first.headers.get("x-ratelimit-reset-requests")).toMatch(/^\d+(\.\d+)?m?s$|^\d+m\d+(\.\d+)?s$/);
+    expect((await chat({ authorization: `Bearer ${k.secret}` })).status).toBe(200);
+    const third = await chat({ authorization: `Bearer ${k.secret}` });
+    expect(third.status).toBe(429);
+    expect(await errorCode(third)).toBe("rate_limit_exceeded");
+    expect(Number(third.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(third.headers.get("x-ratelimit-remaining-requests")).toBe("0");
+    // another key is not affected
+    const other = await createKey({ name: "unaffected", rpm: 2 });
+    expect((await chat({ authorization: `Bearer ${other.secret}` })).status).toBe(200);
+  });
+
+  test("concurrency per key: a second request while one is in flight gets 429; once it ended one is admitted again", async () => {
+    const k = await createKey({ name: "one-at-a-time", concurrency: 1 });
+    const hold = new AbortController();
+    const arrived = mock.backend.nextStart();
+    const held = chat({ authorization: `Bearer ${k.secret}`, "x-mock-hang": "headers" }, "llama", hold.signal).catch(() => null);
+    await arrived;
+    const second = await chat({ authorization: `Bearer ${k.secret}` });
+    expect(second.status).toBe(429);
+    expect(await errorCode(second)).toBe("rate_limit_exceeded");
+    // the client of the held request goes away: its slot is released when it ends
+    const ended = proxy.waitForLog((l) => l.msg === "request" && l.key_id === k.id && l.status === 499, "the held request's end");
+    hold.abort();
+    await held;
+    await ended;
+    expect((await chat({ authorization: `Bearer ${k.secret}` })).status).toBe(200);
+  });
+});
