@@ -53,15 +53,16 @@ export class KeyService {
     }
     if (v === this.version) return;
     this.version = v;
-    this.reload();
+    this.reload("database changed");
   }
 
-  reload(): void {
+  /** Rebuild the index from the store; `trigger` says why, in the debug log. */
+  reload(trigger: string): void {
     try {
       const started = performance.now();
       this.index = new KeyIndex(this.store.list());
       this.ledger.reloaded();
-      this.log.debug("keys reloaded", { keys: this.index.size, ms: Math.round(performance.now() - started) });
+      this.log.debug("keys reloaded", { trigger, keys: this.index.size, ms: Math.round(performance.now() - started) });
     } catch (err) {
       this.log.error("cannot reload keys; the previous set stays in force", { error: String(err) });
     }

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
+import { llmproxyCommand } from "../helpers/spawn.ts";
 
 const ADMIN = "admin-token-for-tests";
 let mock: MockServer;
@@ -124,7 +125,7 @@ describe("authentication", () => {
     const k = await createKey({ name: "to-expire", expires: "30d" });
     expect((await chat({ authorization: `Bearer ${k.secret}` })).status).toBe(200);
     // another process (this test) changes the database, as `llmproxy keys` does
-    const reloaded = proxy.nextLog((l) => l.msg === "keys reloaded", "the daemon reloading its keys");
+    const reloaded = proxy.nextLog((l) => l.msg === "keys reloaded" && l.trigger === "database changed", "the daemon reloading its keys");
     const db = new Database(join(dir, "keys.db"));
     db.run("UPDATE keys SET expires_at = ? WHERE id = ?", [Date.now() - 1000, k.id]);
     db.close();
@@ -132,6 +133,20 @@ describe("authentication", () => {
     const res = await chat({ authorization: `Bearer ${k.secret}` });
     expect(res.status).toBe(401);
     expect(await errorCode(res)).toBe("key_expired");
+  });
+});
+
+describe("keys changed by the CLI while the daemon runs", () => {
+  test("a key revoked with `llmproxy keys revoke` is refused by the running daemon once it reloaded (polled 4 times a second)", async () => {
+    const k = await createKey({ name: "cli-revoked" });
+    expect((await chat({ authorization: `Bearer ${k.secret}` })).status).toBe(200);
+    const reloaded = proxy.nextLog((l) => l.msg === "keys reloaded" && l.trigger === "database changed", "the daemon reloading its keys");
+    const cli = Bun.spawn(llmproxyCommand(["keys", "revoke", k.id, "--db", join(dir, "keys.db")]), { stdout: "pipe", stderr: "pipe" });
+    expect(await cli.exited).toBe(0);
+    await reloaded;
+    const res = await chat({ authorization: `Bearer ${k.secret}` });
+    expect(res.status).toBe(401);
+    expect(await errorCode(res)).toBe("key_revoked");
   });
 });
 
@@ -178,6 +193,28 @@ describe("quotas", () => {
 });
 
 describe("rate limits", () => {
+  test("tpm per key: a request reserves its estimate; past the minute's tokens 429 with the tokens headers", async () => {
+    // each request reserves ~prompt/4 + max_tokens; 2 requests of max_tokens 400 exceed 600
+    const k = await createKey({ name: "token-budget", tpm: 600 });
+    const body = (max: number) =>
+      fetch(`${proxy.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${k.secret}` },
+        body: JSON.stringify({ model: "llama", messages: [{ role: "user", content: "hi" }], max_tokens: max }),
+      });
+    const first = await body(400);
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-ratelimit-limit-tokens")).toBe("600");
+    // settled with the real count (a few tokens), so most of the reservation came back
+    await proxy.waitForLog((l) => l.msg === "request" && l.key_id === k.id, "the first request's end");
+    expect((await body(400)).status).toBe(200);
+    await proxy.waitForLog((l) => l.msg === "request" && l.key_id === k.id && l.request_id !== first.headers.get("x-request-id"), "the second request's end");
+    const big = await body(5000); // more than the capacity: only a full bucket takes it
+    expect(big.status).toBe(429);
+    expect(await errorCode(big)).toBe("rate_limit_exceeded");
+    expect(big.headers.get("x-ratelimit-remaining-tokens")).not.toBeNull();
+  });
+
   test("rpm per key: the answers carry x-ratelimit-* headers; past the limit 429 rate_limit_exceeded with Retry-After", async () => {
     const k = await createKey({ name: "two-a-minute", rpm: 2 });
     const first = await chat({ authorization: `Bearer ${k.secret}` });
