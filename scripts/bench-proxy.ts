@@ -3,13 +3,17 @@
 //
 //   bun scripts/bench-proxy.ts [--bin dist/llmproxy] [--duration 5s] [--json]
 //                              [--backends 4 --strategy least_inflight]
+//                              [--keys 10000]   (auth: keys, limits on, N keys in the store)
 //
 // Phases: (1) throughput, closed loop at fixed concurrency; (2) latency at a fixed
 // offered rate (open loop, 2000 req/s); (3) TTFT and inter-chunk gaps over 64
 // concurrent streams; (4) proxy CPU time per plain request and RSS, idle and with 1000
 // open streams. The proxy and the backend are separate processes, as in production.
 
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openStore } from "../src/store/store.ts";
 import { closedLoop, openLoop, streams, type Target } from "../src/bench/load.ts";
 import { cpuSeconds, peakRssBytes, rssBytes } from "../src/bench/proc.ts";
 import { startMock, startProxy } from "../src/bench/processes.ts";
@@ -29,6 +33,23 @@ const bin = flag("--bin") ?? (existsSync("dist/llmproxy") ? "dist/llmproxy" : nu
 const backendCount = Number(flag("--backends") ?? "1");
 const strategy = flag("--strategy") ?? "round_robin";
 if (!Number.isInteger(backendCount) || backendCount < 1 || backendCount > 16) throw new Error(`--backends must be 1..16, got ${flag("--backends")}`);
+const keyCount = Number(flag("--keys") ?? "0");
+if (!Number.isInteger(keyCount) || keyCount < 0 || keyCount > 1_000_000) throw new Error(`--keys must be 0..1000000, got ${flag("--keys")}`);
+
+/** With --keys: a database holding that many keys, and the secret of one for the load. */
+function makeKeys(n: number): { database: string; secret: string } {
+  const database = join(mkdtempSync(join(tmpdir(), "llmproxy-bench-keys-")), "keys.db");
+  const store = openStore(database);
+  let secret = "";
+  store.db.transaction(() => {
+    for (let i = 0; i < n; i++) {
+      const issued = store.keys.create({ name: `bench-${i}`, models: ["*"], limits: { rpm: 10_000_000, tpm: 1_000_000_000, concurrency: 100_000 } });
+      if (i === n - 1) secret = issued.secret;
+    }
+  });
+  store.close();
+  return { database, secret };
+}
 const command = bin ? [bin] : [process.execPath, "cmd/llmproxy.ts"];
 
 const CHAT = JSON.stringify({ model: "bench", messages: [{ role: "user", content: "Say hello in one short sentence." }], max_tokens: 16 });
@@ -37,12 +58,20 @@ const log = (s: string) => {
   if (!json) process.stderr.write(s + "\n");
 };
 
+const keys = keyCount > 0 ? makeKeys(keyCount) : null;
+const authConfig = keys
+  ? `auth: keys
+database: ${keys.database}
+limits:
+  global: { rpm: 100000000, tpm: 10000000000, concurrency: 100000 }
+`
+  : "auth: none\ndatabase: \":memory:\"\n";
 // Several backends: the proxy balances over all of them; "direct" is the first one.
 const mocks = await Promise.all(Array.from({ length: backendCount }, () => startMock(command, ["--tokens", "16", "--delay", "0"])));
 const mock = mocks[0]!;
 const proxy = await startProxy(
   command,
-  `backends:
+  `${authConfig}backends:
 ${mocks.map((m, i) => `  - { name: mock${i}, provider: openai, url: ${m.url} }`).join("\n")}
 models:
   - { name: "*", strategy: ${strategy}, targets: [${mocks.map((_, i) => `{ backend: mock${i} }`).join(", ")}] }
@@ -51,11 +80,11 @@ log: { level: info, access: true }
 `,
 );
 const direct: Target = { url: mock.url, headers: {} };
-const through: Target = { url: proxy.url, headers: {} };
+const through: Target = { url: proxy.url, headers: keys ? { authorization: `Bearer ${keys.secret}` } : {} };
 const path = "/v1/chat/completions";
 
 try {
-  log(`proxy ${command.join(" ")} (pid ${proxy.pid}), ${backendCount} backend(s) (${strategy}); ${durationMs / 1000}s per phase`);
+  log(`proxy ${command.join(" ")} (pid ${proxy.pid}), ${backendCount} backend(s) (${strategy})${keys ? `, ${keyCount} keys, limits on` : ""}; ${durationMs / 1000}s per phase`);
   const rssIdle = rssBytes(proxy.pid); // started, no traffic yet
   // warm both paths (JIT, connection pools)
   for (const t of [direct, through]) await closedLoop(t, path, CHAT, { concurrency: 16, durationMs: 1000, maxRequests: 20_000 });
@@ -93,7 +122,7 @@ try {
 
   const ms = (v: number) => `${v.toFixed(3)} ms`;
   const result = {
-    setup: { backends: backendCount, strategy },
+    setup: { backends: backendCount, strategy, keys: keyCount },
     throughput: { directRps: tpDirect.rps, proxyRps: tpProxy.rps, ratio: tpProxy.rps / tpDirect.rps, errors: tpDirect.errors + tpProxy.errors },
     latencyAt2000: {
       direct: olDirect.latencyMs,

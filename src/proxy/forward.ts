@@ -105,17 +105,21 @@ async function tryTargets(req: Request, endpoint: Endpoint, route: Route, body: 
   let last: AttemptResult | null = null;
   let tried = 0;
   while (tried < maxAttempts) {
-    const target = selector.next();
-    if (!target) break;
     if (tried > 0) {
-      ex.retries++;
-      metrics.retries.labels(route.name).inc();
+      // Pause before choosing: the choice (and the slot it takes) must reflect the state
+      // after the pause, or requests retrying together all see the same free slot.
       await backoff(tried, rt.config.retries.backoffMs);
       if (ex.clientGone) throw CLIENT_GONE;
       const totalMs = rt.config.timeouts.totalMs;
       if (performance.now() - ex.info.t0 >= totalMs) {
         throw new GatewayError("upstream_total_timeout", `The request took longer than the total time allowed (${totalMs} ms).`);
       }
+    }
+    const target = selector.next();
+    if (!target) break;
+    if (tried > 0) {
+      ex.retries++;
+      metrics.retries.labels(route.name).inc();
     }
     tried++;
     last = await attempt(req, endpoint, target, body, ex, rt, services);

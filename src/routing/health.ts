@@ -23,15 +23,20 @@ const MAX_RATE_LIMIT_MS = 5 * 60_000;
 
 export type Unavailable = "ejected" | "probe_failing" | "rate_limited" | "trial_in_flight" | "at_capacity";
 
+/** At its max_inflight: a hard limit, never exceeded (not even in panic mode). */
+export function atCapacity(s: BackendState, cfg: BackendConfig): boolean {
+  return cfg.maxInflight > 0 && s.inflight >= cfg.maxInflight;
+}
+
 /** Why the backend cannot take a request now, or null when it can. */
 export function unavailability(s: BackendState, cfg: BackendConfig, now: number): Unavailable | null {
+  if (atCapacity(s, cfg)) return "at_capacity";
   if (!s.probeUp) return "probe_failing";
   if (now < s.rateLimitedUntil) return "rate_limited";
   if (s.ejectedUntil !== 0) {
     if (now < s.ejectedUntil) return "ejected";
     if (s.trialInFlight) return "trial_in_flight";
   }
-  if (cfg.maxInflight > 0 && s.inflight >= cfg.maxInflight) return "at_capacity";
   return null;
 }
 

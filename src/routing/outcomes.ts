@@ -25,7 +25,8 @@ export function backendFailed(backend: Backend, code: string, log: Logger): void
 /** Response headers arrived with this status. */
 export function backendAnswered(backend: Backend, status: number, retryAfter: string | null, ttfbMs: number, log: Logger): void {
   const s = backend.state;
-  recordTtfb(s, ttfbMs);
+  // Only real answers measure speed: a fast error would make a failing backend look fast.
+  if (status < 400) recordTtfb(s, ttfbMs);
   if (status === 429) {
     const ms = onRateLimited(s, retryAfter, performance.now());
     log.info("backend rate limited: left alone for its Retry-After", { backend: backend.name, pause_ms: ms });

@@ -18,7 +18,12 @@ export class Prober {
   start(): void {
     for (const b of this.backends) {
       const every = b.config.health.intervalMs;
-      if (every <= 0) continue;
+      if (every <= 0) {
+        // Probes off: a verdict of earlier probes (kept across reloads) no longer stands.
+        b.state.probeUp = true;
+        b.state.probeFailures = 0;
+        continue;
+      }
       // first probe within one interval, at a random point
       this.schedule(b, Math.random() * every);
     }

@@ -46,7 +46,12 @@ export class TargetSelector {
   /** The next target to try, or null when none is left. */
   next(): Target | null {
     const now = this.now();
-    return this.scan(now, false) ?? this.scan(now, true);
+    const healthy = this.scan(now, false);
+    if (healthy) return healthy;
+    // Panic: what is left is unhealthy or full. The full ones are the only reason left
+    // to refuse, and they free up by themselves: wait times start over.
+    this.retryAt = Infinity;
+    return this.scan(now, true);
   }
 
   private scan(now: number, panic: boolean): Target | null {
@@ -54,6 +59,8 @@ export class TargetSelector {
       const available: Target[] = [];
       for (const t of route.targets) {
         if (this.tried.has(t.key)) continue;
+        // weight 0 in a weighted route: drained, no traffic at all
+        if (route.strategy === "weighted" && t.weight <= 0) continue;
         const why = unavailability(t.backend.state, t.backend.config, now);
         if (why !== null && (!panic || why === "at_capacity")) {
           this.skipped.set(t.backend.name, why);

@@ -22,6 +22,10 @@ export interface SwitchableOptions extends Partial<MockOptions> {
   behaviour?: Behaviour;
   /** The path that answers health probes: 200 while probeOk, else 503. */
   probePath?: string;
+  /** Default 0: any free port. */
+  port?: number;
+  /** Listen with SO_REUSEPORT, beside a socket that holds the port (refusing-ports.ts). */
+  reusePort?: boolean;
 }
 
 export interface ProbeSeen {
@@ -57,7 +61,8 @@ export async function startSwitchableBackend(opts: SwitchableOptions = {}): Prom
   let stopped = false;
   const server = Bun.serve({
     hostname: "127.0.0.1",
-    port: 0,
+    port: opts.port ?? 0,
+    reusePort: opts.reusePort ?? false,
     async fetch(req, srv) {
       // a hung request waits for the gateway's own timeout, never Bun's idle cut
       srv.timeout(req, 0);
