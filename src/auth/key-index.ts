@@ -14,6 +14,20 @@ export interface IndexedKey {
   readonly ipAllowed: (ip: string) => boolean;
 }
 
+/**
+ * Keys mostly share their lists (none, or the same few globs): one compiled matcher per
+ * distinct list, not per key (10 000 keys cost 5 MB of closures otherwise).
+ */
+function memo<T>(compile: (list: string[]) => T): (list: string[]) => T {
+  const cache = new Map<string, T>();
+  return (list) => {
+    const id = list.join("\n");
+    let m = cache.get(id);
+    if (m === undefined) cache.set(id, (m = compile(list)));
+    return m;
+  };
+}
+
 export class KeyIndex {
   private readonly byHash = new Map<string, IndexedKey>();
   /** Hashes of rotated-out secrets, valid until the record's previousExpiresAt. */
@@ -21,12 +35,10 @@ export class KeyIndex {
   readonly byId = new Map<string, IndexedKey>();
 
   constructor(records: readonly KeyRecord[]) {
+    const models = memo(compileModelGlobs);
+    const ips = memo(compileIpAllowlist);
     for (const record of records) {
-      const k: IndexedKey = {
-        record,
-        modelAllowed: compileModelGlobs(record.models),
-        ipAllowed: compileIpAllowlist(record.ips),
-      };
+      const k: IndexedKey = { record, modelAllowed: models(record.models), ipAllowed: ips(record.ips) };
       this.byHash.set(record.hash, k);
       if (record.previousHash) this.byPreviousHash.set(record.previousHash, k);
       this.byId.set(record.id, k);
