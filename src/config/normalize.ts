@@ -71,6 +71,21 @@ export function normalize(raw: RawConfig, file: string | null = null): Config {
   }));
   return deepFreeze({
     listen,
+    metering: {
+      flushIntervalMs: ms(raw.metering.flush_interval),
+      retentionMs: ms(raw.metering.retention),
+      webhook: raw.metering.webhook
+        ? {
+            url: raw.metering.webhook.url,
+            secret: raw.metering.webhook.secret,
+            batch: raw.metering.webhook.batch,
+            intervalMs: ms(raw.metering.webhook.interval),
+            timeoutMs: ms(raw.metering.webhook.timeout),
+            maxBackoffMs: ms(raw.metering.webhook.max_backoff),
+            headers: { ...raw.metering.webhook.headers },
+          }
+        : null,
+    },
     database: databasePath(raw.database, file),
     auth: raw.auth,
     limits: {

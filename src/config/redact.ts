@@ -10,6 +10,12 @@ export function redactConfig(config: Config): Config {
   return {
     ...config,
     adminToken: config.adminToken ? REDACTED : "",
+    metering: {
+      ...config.metering,
+      webhook: config.metering.webhook
+        ? { ...config.metering.webhook, secret: REDACTED, headers: Object.fromEntries(Object.keys(config.metering.webhook.headers).map((k) => [k, REDACTED])) }
+        : null,
+    },
     backends: config.backends.map((b) => ({
       ...b,
       apiKey: b.apiKey === undefined ? undefined : REDACTED,

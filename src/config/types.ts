@@ -70,8 +70,19 @@ export interface RawLimitSpec {
   concurrency: number;
 }
 
+export interface RawWebhook {
+  url: string;
+  secret: string;
+  batch: number;
+  interval: string;
+  timeout: string;
+  max_backoff: string;
+  headers: Record<string, string>;
+}
+
 export interface RawConfig {
   listen: string;
+  metering: { flush_interval: string; retention: string; webhook?: RawWebhook };
   database: string;
   auth: "keys" | "none";
   limits: { global: RawLimitSpec; per_key: RawLimitSpec; models: Record<string, RawLimitSpec> };
@@ -157,8 +168,19 @@ export interface LimitSettings {
   concurrency: number | null;
 }
 
+export interface WebhookSettings {
+  url: string;
+  secret: string;
+  batch: number;
+  intervalMs: number;
+  timeoutMs: number;
+  maxBackoffMs: number;
+  headers: Record<string, string>;
+}
+
 export interface Config {
   listen: ListenAddress;
+  metering: { flushIntervalMs: number; retentionMs: number; webhook: WebhookSettings | null };
   /** Absolute path of the SQLite file, or ":memory:". */
   database: string;
   auth: "keys" | "none";

@@ -16,6 +16,7 @@ import { errorBody } from "../errors.ts";
 import { setBackendSource } from "../metrics/metrics.ts";
 import { KeyService } from "../auth/key-service.ts";
 import { openStore, type Store } from "../store/store.ts";
+import { startMetering } from "./metering.ts";
 import { watchConfig, type ConfigWatcher } from "./config-watcher.ts";
 import { demoBanner, demoConfig } from "./demo-config.ts";
 import { applyProcessSettings, markLoaded, Reloader } from "./reloader.ts";
@@ -66,6 +67,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   applyProcessSettings(first.loaded.config, services);
   const holder = new RuntimeHolder(new Runtime(first.loaded, services));
   holder.current.start();
+  const metering = startMetering(store, () => holder.current.config, services, log);
   markLoaded(first.loaded.hash);
   setBackendSource(() => {
     const healthy = new Set(holder.current.healthyBackends());
@@ -139,6 +141,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     clearTimeout(timer);
     // Usage results of cut requests are recorded as their streams end; let them run.
     await holder.current.drained();
+    // every request has ended: its usage record is queued; write them all
+    await metering.stop();
     keys.stop(); // writes the last quota debits
     store.close();
     log.info("stopped", { signal });

@@ -115,6 +115,38 @@ export const metrics = {
       for (const b of backendSource()) this.labels(b.name).set(b.inflight);
     },
   }),
+  rateLimited: new client.Counter({
+    name: "llmproxy_rate_limited_total",
+    help: "Requests refused by a rate limit, by scope (global, key, model) and kind (requests, tokens, concurrency); quota refusals count as scope key, kind quota.",
+    labelNames: ["scope", "kind"] as const,
+    registers: [registry],
+  }),
+  usageRecordsWritten: new client.Counter({
+    name: "llmproxy_usage_records_written_total",
+    help: "Usage records written to the database.",
+    registers: [registry],
+  }),
+  usageRecordsDropped: new client.Counter({
+    name: "llmproxy_usage_records_dropped_total",
+    help: "Usage records dropped because the database could not be written for too long (should stay 0).",
+    registers: [registry],
+  }),
+  webhookDeliveries: new client.Counter({
+    name: "llmproxy_webhook_deliveries_total",
+    help: "POSTs of usage batches to the webhook, by result (success = 2xx).",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  }),
+  webhookRecords: new client.Counter({
+    name: "llmproxy_webhook_records_delivered_total",
+    help: "Usage records the webhook acknowledged.",
+    registers: [registry],
+  }),
+  webhookBacklog: new client.Gauge({
+    name: "llmproxy_webhook_backlog_records",
+    help: "Usage records waiting in the outbox for the webhook.",
+    registers: [registry],
+  }),
   inflight: new client.Gauge({
     name: "llmproxy_inflight_requests",
     help: "Requests being proxied right now.",

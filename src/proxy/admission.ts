@@ -6,6 +6,7 @@ import { authenticate, authorize } from "../auth/authenticate.ts";
 import type { IndexedKey } from "../auth/key-index.ts";
 import type { LimitSettings } from "../config/types.ts";
 import { GatewayError } from "../errors.ts";
+import { metrics } from "../metrics/metrics.ts";
 import { rateLimitHeaders, retryAfterHeaders } from "../limits/headers.ts";
 import type { Admission, LimitSpec } from "../limits/types.ts";
 import type { Route } from "../routing/route-table.ts";
@@ -51,7 +52,14 @@ export interface Admitted {
 /** The 403/429 checks of the key and the rate limits; throws the refusal. */
 export function admit(key: IndexedKey | null, route: Route, body: InferenceBody, clientIp: string, rt: Runtime, services: Services): Admitted {
   const now = Date.now();
-  if (key) authorize(key, body.model, clientIp, services.keys!.ledger, now);
+  if (key) {
+    try {
+      authorize(key, body.model, clientIp, services.keys!.ledger, now);
+    } catch (err) {
+      if (err instanceof GatewayError && err.code === "insufficient_quota") metrics.rateLimited.labels("key", "quota").inc();
+      throw err;
+    }
+  }
   const limits = rt.config.limits;
   const keySpec = key ? keyLimits(key, limits.perKey) : null;
   const modelSpec = limits.models[route.name] ?? null;
@@ -63,6 +71,7 @@ export function admit(key: IndexedKey | null, route: Route, body: InferenceBody,
   );
   const headers = rateLimitHeaders(r.requests, r.tokens);
   if (r.ok) return { admission: r, headers };
+  metrics.rateLimited.labels(r.scope, r.kind).inc();
   const what = r.kind === "concurrency" ? "requests in flight" : r.kind === "requests" ? "requests per minute" : "tokens per minute";
   const whose = r.scope === "key" ? "of this API key" : r.scope === "model" ? `of model "${route.name}"` : "of this gateway";
   const seconds = Math.max(1, Math.ceil(r.retryAfterMs / 1000));

@@ -57,6 +57,51 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: "usage records and the webhook outbox",
+    up(db) {
+      // One row per proxied request, whatever its outcome. id is the gateway's own
+      // (time-ordered UUIDv7): request ids come from clients and may repeat. ts is the
+      // arrival time (Unix ms); latency and ttft are ms with fractions.
+      db.exec(`
+        CREATE TABLE usage_records (
+          id                TEXT PRIMARY KEY,
+          request_id        TEXT NOT NULL,
+          ts                INTEGER NOT NULL,
+          key_id            TEXT,
+          endpoint          TEXT NOT NULL,
+          model             TEXT NOT NULL,
+          route             TEXT NOT NULL,
+          backend           TEXT NOT NULL,
+          upstream_model    TEXT NOT NULL,
+          stream            INTEGER NOT NULL,
+          prompt_tokens     INTEGER NOT NULL,
+          completion_tokens INTEGER NOT NULL,
+          cached_tokens     INTEGER NOT NULL,
+          usage_source      TEXT NOT NULL,
+          status            INTEGER NOT NULL,
+          error_code        TEXT,
+          latency_ms        REAL NOT NULL,
+          ttft_ms           REAL,
+          retries           INTEGER NOT NULL,
+          bytes_in          INTEGER NOT NULL,
+          bytes_out         INTEGER NOT NULL,
+          client_ip         TEXT NOT NULL,
+          traceparent       TEXT
+        ) STRICT;
+        CREATE INDEX usage_records_ts ON usage_records (ts);
+        CREATE INDEX usage_records_key_ts ON usage_records (key_id, ts) WHERE key_id IS NOT NULL;
+
+        -- Records still to be sent to the webhook; a row leaves when the receiver
+        -- answered 2xx for its batch. Survives restarts: that is the durability.
+        CREATE TABLE webhook_outbox (
+          record_id  TEXT PRIMARY KEY REFERENCES usage_records (id) ON DELETE CASCADE,
+          queued_at  INTEGER NOT NULL
+        ) STRICT;
+      `);
+    },
+  },
 ];
 
 /** The database was written by a newer llmproxy; this one must not touch it. */

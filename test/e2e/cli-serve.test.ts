@@ -101,7 +101,7 @@ models:
     const lines = r.stderr.split("\n").filter((l) => l !== "");
     expect(lines[0]).toStartWith("llmproxy: ");
     expect(lines.slice(1)).toEqual([
-      `${path}:2:1: unknown key "bogus" (known keys: listen, database, auth, limits, admin_token, server, backends, models, retries, timeouts, metrics, log)`,
+      `${path}:2:1: unknown key "bogus" (known keys: listen, database, auth, limits, admin_token, server, backends, models, retries, timeouts, metering, metrics, log)`,
       `${path}:6:10: backends[0].url: must be an http(s) URL, got "localhost:80"`,
       `${path}:9:26: models[0].targets[0].backend: unknown backend "zz" (backends are: m)`,
     ]);

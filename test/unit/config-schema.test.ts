@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import schema from "../../schemas/config.schema.json" with { type: "json" };
 import { loadConfigFile } from "../../src/config/load.ts";
-import type { RawBackend, RawCircuit, RawConfig, RawHealth, RawLimitSpec, RawMock, RawRoute, RawTarget, RawTimeouts } from "../../src/config/types.ts";
+import type { RawBackend, RawCircuit, RawConfig, RawHealth, RawLimitSpec, RawWebhook, RawMock, RawRoute, RawTarget, RawTimeouts } from "../../src/config/types.ts";
 
 type SchemaNode = {
   $ref?: string;
@@ -52,6 +52,7 @@ const NO_DEFAULT = new Set([
   "#/definitions/backend.timeouts", // absent = the global timeouts
   "#/definitions/target.model", // absent = the client's model name
   "#/definitions/target.weight", // absent = the backend's weight
+  "#.properties.metering.webhook", // absent = no webhook
   "#/definitions/timeouts_override.connect",
   "#/definitions/timeouts_override.first_byte",
   "#/definitions/timeouts_override.idle",
@@ -91,7 +92,7 @@ function typesMatch<T extends true>(): T | undefined {
 }
 
 const keys = <T>() => <const K extends readonly (keyof T)[]>(...k: K) => k;
-const ROOT_KEYS = keys<RawConfig>()("listen", "database", "auth", "limits", "admin_token", "server", "backends", "models", "retries", "timeouts", "metrics", "log");
+const ROOT_KEYS = keys<RawConfig>()("listen", "metering", "database", "auth", "limits", "admin_token", "server", "backends", "models", "retries", "timeouts", "metrics", "log");
 const SERVER_KEYS = keys<RawConfig["server"]>()("max_body", "drain_timeout", "keepalive_timeout", "backend_header");
 const RETRIES_KEYS = keys<RawConfig["retries"]>()("attempts", "backoff");
 const METRICS_KEYS = keys<RawConfig["metrics"]>()("enabled", "path");
@@ -100,6 +101,8 @@ const TIMEOUTS_KEYS = keys<RawTimeouts>()("connect", "first_byte", "idle", "tota
 const OVERRIDE_KEYS = keys<NonNullable<RawBackend["timeouts"]>>()("connect", "first_byte", "idle", "total");
 const BACKEND_KEYS = keys<RawBackend>()("name", "url", "provider", "api_key", "headers", "weight", "max_inflight", "timeouts", "health", "circuit", "mock");
 const MOCK_KEYS = keys<RawMock>()("tokens", "delay", "first_token_delay", "usage");
+const METERING_KEYS = keys<RawConfig["metering"]>()("flush_interval", "retention", "webhook");
+const WEBHOOK_KEYS = keys<RawWebhook>()("url", "secret", "batch", "interval", "timeout", "max_backoff", "headers");
 const LIMITS_KEYS = keys<RawConfig["limits"]>()("global", "per_key", "models");
 const LIMIT_SPEC_KEYS = keys<RawLimitSpec>()("rpm", "tpm", "concurrency");
 const HEALTH_KEYS = keys<RawHealth>()("path", "interval", "timeout", "unhealthy_after", "healthy_after");
@@ -116,6 +119,8 @@ typesMatch<Same<keyof RawTimeouts, (typeof TIMEOUTS_KEYS)[number]>>();
 typesMatch<Same<keyof NonNullable<RawBackend["timeouts"]>, (typeof OVERRIDE_KEYS)[number]>>();
 typesMatch<Same<keyof RawBackend, (typeof BACKEND_KEYS)[number]>>();
 typesMatch<Same<keyof RawMock, (typeof MOCK_KEYS)[number]>>();
+typesMatch<Same<keyof RawConfig["metering"], (typeof METERING_KEYS)[number]>>();
+typesMatch<Same<keyof RawWebhook, (typeof WEBHOOK_KEYS)[number]>>();
 typesMatch<Same<keyof RawConfig["limits"], (typeof LIMITS_KEYS)[number]>>();
 typesMatch<Same<keyof RawLimitSpec, (typeof LIMIT_SPEC_KEYS)[number]>>();
 typesMatch<Same<keyof RawHealth, (typeof HEALTH_KEYS)[number]>>();
@@ -135,6 +140,8 @@ const TYPE_OF_SCHEMA: Record<string, readonly string[]> = {
   "#/definitions/mock": MOCK_KEYS,
   "#/definitions/health": HEALTH_KEYS,
   "#.properties.limits": LIMITS_KEYS,
+  "#.properties.metering": METERING_KEYS,
+  "#/definitions/webhook": WEBHOOK_KEYS,
   "#/definitions/limit_spec": LIMIT_SPEC_KEYS,
   "#/definitions/circuit": CIRCUIT_KEYS,
   "#/definitions/route": ROUTE_KEYS,

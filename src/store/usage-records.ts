@@ -1,0 +1,130 @@
+// Usage records in SQLite, and the outbox of those the webhook has not received yet.
+// Writes come in batches (one transaction each) from the daemon's usage writer.
+
+import type { Db, SqlValue, Statement } from "./db.ts";
+
+/** One usage record as stored (and as sent to the webhook). */
+export interface UsageRow {
+  id: string;
+  request_id: string;
+  /** Unix ms of the request's arrival. */
+  ts: number;
+  key_id: string | null;
+  endpoint: string;
+  model: string;
+  route: string;
+  backend: string;
+  upstream_model: string;
+  stream: boolean;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  usage_source: string;
+  status: number;
+  error_code: string | null;
+  latency_ms: number;
+  ttft_ms: number | null;
+  retries: number;
+  bytes_in: number;
+  bytes_out: number;
+  client_ip: string;
+  traceparent: string | null;
+}
+
+const COLUMNS = [
+  "id",
+  "request_id",
+  "ts",
+  "key_id",
+  "endpoint",
+  "model",
+  "route",
+  "backend",
+  "upstream_model",
+  "stream",
+  "prompt_tokens",
+  "completion_tokens",
+  "cached_tokens",
+  "usage_source",
+  "status",
+  "error_code",
+  "latency_ms",
+  "ttft_ms",
+  "retries",
+  "bytes_in",
+  "bytes_out",
+  "client_ip",
+  "traceparent",
+] as const;
+
+type StoredRow = Omit<UsageRow, "stream"> & { stream: number };
+
+function values(r: UsageRow): SqlValue[] {
+  return COLUMNS.map((c) => (c === "stream" ? (r.stream ? 1 : 0) : (r[c] as SqlValue)));
+}
+
+function fromStored(r: StoredRow): UsageRow {
+  return { ...r, stream: r.stream === 1 };
+}
+
+/** Rows deleted per statement by retention, so a big cleanup never holds the lock long. */
+const RETENTION_CHUNK = 5000;
+
+export class UsageRecordStore {
+  private readonly insertRecord: Statement<never>;
+  private readonly insertOutbox: Statement<never>;
+  private readonly selectOutbox: Statement<StoredRow>;
+  private readonly deleteOutbox: Statement<never>;
+  private readonly countOutbox: Statement<{ n: number }>;
+  private readonly deleteOld: Statement<never>;
+
+  constructor(private readonly db: Db) {
+    this.insertRecord = db.prepare(`INSERT OR IGNORE INTO usage_records (${COLUMNS.join(", ")}) VALUES (${COLUMNS.map(() => "?").join(", ")})`);
+    this.insertOutbox = db.prepare("INSERT OR IGNORE INTO webhook_outbox (record_id, queued_at) VALUES (?, ?)");
+    this.selectOutbox = db.prepare(
+      `SELECT ${COLUMNS.map((c) => `r.${c}`).join(", ")} FROM webhook_outbox o JOIN usage_records r ON r.id = o.record_id ORDER BY o.queued_at, o.record_id LIMIT ?`,
+    );
+    this.deleteOutbox = db.prepare("DELETE FROM webhook_outbox WHERE record_id = ?");
+    this.countOutbox = db.prepare("SELECT COUNT(*) AS n FROM webhook_outbox");
+    // records still owed to the webhook stay, whatever their age
+    this.deleteOld = db.prepare(
+      `DELETE FROM usage_records WHERE id IN (SELECT id FROM usage_records WHERE ts < ? AND id NOT IN (SELECT record_id FROM webhook_outbox) LIMIT ${RETENTION_CHUNK})`,
+    );
+  }
+
+  /** Store a batch of records (and queue them for the webhook when `outbox`), atomically. */
+  insert(rows: readonly UsageRow[], outbox: boolean, now: number): void {
+    this.db.transaction(() => {
+      for (const r of rows) {
+        this.insertRecord.run(...values(r));
+        if (outbox) this.insertOutbox.run(r.id, now);
+      }
+    });
+  }
+
+  /** The oldest records not delivered yet. */
+  pending(limit: number): UsageRow[] {
+    return this.selectOutbox.all(limit).map(fromStored);
+  }
+
+  /** The webhook took these records. */
+  delivered(ids: readonly string[]): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.deleteOutbox.run(id);
+    });
+  }
+
+  backlog(): number {
+    return this.countOutbox.get()?.n ?? 0;
+  }
+
+  /** Delete records older than `before` (Unix ms), except those still owed to the webhook. */
+  deleteBefore(before: number): number {
+    let total = 0;
+    for (;;) {
+      const n = this.deleteOld.run(before).changes;
+      total += n;
+      if (n < RETENTION_CHUNK) return total;
+    }
+  }
+}
