@@ -104,7 +104,7 @@ export function normalize(raw: RawConfig, file: string | null = null): Config {
     models,
     retries: { attempts: raw.retries.attempts, backoffMs: ms(raw.retries.backoff) },
     timeouts: timeouts(raw.timeouts),
-    metrics: { enabled: raw.metrics.enabled, path: raw.metrics.path },
+    metrics: { enabled: raw.metrics.enabled, path: raw.metrics.path, keyLabels: raw.metrics.key_labels },
     log: { level: raw.log.level, format: raw.log.format, access: raw.log.access },
   });
 }

@@ -92,7 +92,7 @@ export interface RawConfig {
   models: RawRoute[];
   retries: { attempts: number; backoff: string };
   timeouts: RawTimeouts;
-  metrics: { enabled: boolean; path: string };
+  metrics: { enabled: boolean; path: string; key_labels: boolean };
   log: { level: LogLevel; format: "json" | "text"; access: boolean };
 }
 
@@ -191,7 +191,7 @@ export interface Config {
   models: RouteConfig[];
   retries: { attempts: number; backoffMs: number };
   timeouts: Timeouts;
-  metrics: { enabled: boolean; path: string };
+  metrics: { enabled: boolean; path: string; keyLabels: boolean };
   log: { level: LogLevel; format: "json" | "text"; access: boolean };
 }
 

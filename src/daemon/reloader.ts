@@ -32,6 +32,7 @@ function restartOnlyChanges(start: StartSettings, next: Config): string[] {
 export function applyProcessSettings(config: Config, services: Services): void {
   services.log.configure({ level: config.log.level, format: config.log.format });
   services.usage.accessLog = config.log.access;
+  services.usage.keyLabels = config.metrics.keyLabels;
 }
 
 export function markLoaded(hash: string): void {

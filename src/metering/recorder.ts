@@ -35,6 +35,8 @@ export class UsageRecorder {
   private readonly series = new Map<string, Series>();
   /** log.access from the config in force (reloadable). */
   accessLog = true;
+  /** metrics.key_labels from the config in force: per-key series. */
+  keyLabels = false;
 
   constructor(private readonly log: Logger) {}
 
@@ -61,6 +63,12 @@ export class UsageRecorder {
     if (u.completionTokens) m.completion.inc(u.completionTokens);
     if (u.cachedTokens) m.cached.inc(u.cachedTokens);
     if (u.source === "estimate") m.estimated.inc();
+    if (this.keyLabels && u.keyId !== null) {
+      metrics.keyRequests.labels(u.keyId, status).inc();
+      if (u.promptTokens) metrics.keyTokens.labels(u.keyId, "prompt").inc(u.promptTokens);
+      if (u.completionTokens) metrics.keyTokens.labels(u.keyId, "completion").inc(u.completionTokens);
+      if (u.cachedTokens) metrics.keyTokens.labels(u.keyId, "cached").inc(u.cachedTokens);
+    }
     if (this.accessLog) this.writeAccessLine(u);
     for (const s of this.sinks) {
       try {

@@ -71,6 +71,18 @@ export const metrics = {
     labelNames: ["model", "type"] as const,
     registers: [registry],
   }),
+  keyRequests: new client.Counter({
+    name: "llmproxy_key_requests_total",
+    help: "Proxied requests per virtual key (only with metrics.key_labels: true), by status class.",
+    labelNames: ["key", "status_class"] as const,
+    registers: [registry],
+  }),
+  keyTokens: new client.Counter({
+    name: "llmproxy_key_tokens_total",
+    help: "Tokens per virtual key (only with metrics.key_labels: true), by type (prompt, completion, cached).",
+    labelNames: ["key", "type"] as const,
+    registers: [registry],
+  }),
   estimatedUsage: new client.Counter({
     name: "llmproxy_usage_estimated_total",
     help: "Requests whose token counts were estimated with the tokenizer because the backend reported none.",

@@ -21,6 +21,7 @@ beforeAll(async () => {
     config: `auth: keys
 database: data/keys.db
 admin_token: ${ADMIN}
+metrics: { key_labels: true }
 limits:
   models:
     capped: { rpm: 1 }
@@ -129,6 +130,20 @@ describe("/admin/keys", () => {
     const usage = (await (await admin("GET", `/admin/usage?key=${k.id}`)).json()) as { data: { tokens: { total: number; today: number } }[] };
     const expected = Number(line.prompt_tokens) + Number(line.completion_tokens);
     expect(usage.data[0]!.tokens).toMatchObject({ total: expected, today: expected });
+  });
+});
+
+describe("metrics per key", () => {
+  test("with metrics.key_labels: true, requests and tokens are exported per key id (never the secret)", async () => {
+    const k = (await (await admin("POST", "/admin/keys", { name: "labelled" })).json()) as KeyJson;
+    const res = await chat(k.secret!);
+    const rid = res.headers.get("x-request-id")!;
+    await res.text();
+    await proxy.waitForLog((l) => l.msg === "request" && l.request_id === rid, "the labelled request");
+    const text = await (await fetch(`${proxy.url}/metrics`)).text();
+    expect(text).toContain(`llmproxy_key_requests_total{key="${k.id}",status_class="2xx"} 1`);
+    expect(text).toMatch(new RegExp(`llmproxy_key_tokens_total\\{key="${k.id}",type="completion"\\} 5`));
+    expect(text).not.toContain(k.secret!);
   });
 });
 

@@ -95,7 +95,7 @@ const keys = <T>() => <const K extends readonly (keyof T)[]>(...k: K) => k;
 const ROOT_KEYS = keys<RawConfig>()("listen", "metering", "database", "auth", "limits", "admin_token", "server", "backends", "models", "retries", "timeouts", "metrics", "log");
 const SERVER_KEYS = keys<RawConfig["server"]>()("max_body", "drain_timeout", "keepalive_timeout", "backend_header");
 const RETRIES_KEYS = keys<RawConfig["retries"]>()("attempts", "backoff");
-const METRICS_KEYS = keys<RawConfig["metrics"]>()("enabled", "path");
+const METRICS_KEYS = keys<RawConfig["metrics"]>()("enabled", "path", "key_labels");
 const LOG_KEYS = keys<RawConfig["log"]>()("level", "format", "access");
 const TIMEOUTS_KEYS = keys<RawTimeouts>()("connect", "first_byte", "idle", "total");
 const OVERRIDE_KEYS = keys<NonNullable<RawBackend["timeouts"]>>()("connect", "first_byte", "idle", "total");
