@@ -4,6 +4,10 @@
 //   bun scripts/bench-proxy.ts [--bin dist/llmproxy] [--duration 5s] [--json]
 //                              [--backends 4 --strategy least_inflight]
 //                              [--keys 10000]   (auth: keys, limits on, N keys in the store)
+//                              [--no-webhook]   (usage records still go to the database)
+//
+// Metering is on as in production: usage records are written to a database file, and
+// (unless --no-webhook) sent to a webhook receiver running in this process.
 //
 // Phases: (1) throughput, closed loop at fixed concurrency; (2) latency at a fixed
 // offered rate (open loop, 2000 req/s); (3) TTFT and inter-chunk gaps over 64
@@ -59,13 +63,21 @@ const log = (s: string) => {
 };
 
 const keys = keyCount > 0 ? makeKeys(keyCount) : null;
-const authConfig = keys
-  ? `auth: keys
-database: ${keys.database}
-limits:
-  global: { rpm: 100000000, tpm: 10000000000, concurrency: 100000 }
-`
-  : "auth: none\ndatabase: \":memory:\"\n";
+const webhook = args.includes("--no-webhook")
+  ? null
+  : Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        await req.arrayBuffer();
+        return new Response("ok");
+      },
+    });
+const database = keys ? keys.database : join(mkdtempSync(join(tmpdir(), "llmproxy-bench-db-")), "usage.db");
+const authConfig = `${keys ? "auth: keys\nlimits:\n  global: { rpm: 100000000, tpm: 10000000000, concurrency: 100000 }\n" : "auth: none\n"}database: ${database}
+metering:
+  flush_interval: 1s
+${webhook ? `  webhook: { url: "http://127.0.0.1:${webhook.port}/usage", secret: "bench-secret-0123456789", batch: 500 }\n` : ""}`;
 // Several backends: the proxy balances over all of them; "direct" is the first one.
 const mocks = await Promise.all(Array.from({ length: backendCount }, () => startMock(command, ["--tokens", "16", "--delay", "0"])));
 const mock = mocks[0]!;
@@ -84,7 +96,9 @@ const through: Target = { url: proxy.url, headers: keys ? { authorization: `Bear
 const path = "/v1/chat/completions";
 
 try {
-  log(`proxy ${command.join(" ")} (pid ${proxy.pid}), ${backendCount} backend(s) (${strategy})${keys ? `, ${keyCount} keys, limits on` : ""}; ${durationMs / 1000}s per phase`);
+  log(
+    `proxy ${command.join(" ")} (pid ${proxy.pid}), ${backendCount} backend(s) (${strategy})${keys ? `, ${keyCount} keys, limits on` : ""}, usage records to ${database}${webhook ? " and a webhook" : ""}; ${durationMs / 1000}s per phase`,
+  );
   const rssIdle = rssBytes(proxy.pid); // started, no traffic yet
   // warm both paths (JIT, connection pools)
   for (const t of [direct, through]) await closedLoop(t, path, CHAT, { concurrency: 16, durationMs: 1000, maxRequests: 20_000 });
@@ -122,7 +136,7 @@ try {
 
   const ms = (v: number) => `${v.toFixed(3)} ms`;
   const result = {
-    setup: { backends: backendCount, strategy, keys: keyCount },
+    setup: { backends: backendCount, strategy, keys: keyCount, webhook: webhook !== null },
     throughput: { directRps: tpDirect.rps, proxyRps: tpProxy.rps, ratio: tpProxy.rps / tpDirect.rps, errors: tpDirect.errors + tpProxy.errors },
     latencyAt2000: {
       direct: olDirect.latencyMs,
@@ -176,4 +190,5 @@ try {
 } finally {
   await proxy.stop();
   for (const m of mocks) await m.stop();
+  webhook?.stop(true);
 }

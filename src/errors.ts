@@ -85,14 +85,19 @@ export function errorBody(code: string, message: string, type: string, param: st
   return JSON.stringify({ error: { message, type, param, code } });
 }
 
-/** The wire answer for an error: OpenAI JSON, the right status, x-request-id. */
-export function errorResponse(err: GatewayError, requestId: string): Response {
+/** The OpenAI JSON body of an error. */
+export function gatewayErrorBody(err: GatewayError): string {
+  return errorBody(err.code, err.message, err.type, err.param);
+}
+
+/** The wire answer for an error: OpenAI JSON (`body`, when already built), the right status, x-request-id. */
+export function errorResponse(err: GatewayError, requestId: string, body: string = gatewayErrorBody(err)): Response {
   const headers: Record<string, string> = {
     "content-type": "application/json",
     "x-request-id": requestId,
     ...err.headers,
   };
-  return new Response(errorBody(err.code, err.message, err.type, err.param), { status: err.status, headers });
+  return new Response(body, { status: err.status, headers });
 }
 
 /** Any thrown value as a GatewayError (unknown ones become internal_error). */

@@ -22,6 +22,9 @@ import { demoBanner, demoConfig } from "./demo-config.ts";
 import { applyProcessSettings, markLoaded, Reloader } from "./reloader.ts";
 import { startGcNudge } from "./gc-nudge.ts";
 
+/** After cutting the requests a shutdown could not drain: how long their error events get to go out before the sockets close. */
+export const CUT_GRACE_MS = 1000;
+
 export interface DaemonOptions {
   /** Config file; null with demo. */
   file: string | null;
@@ -67,7 +70,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   applyProcessSettings(first.loaded.config, services);
   const holder = new RuntimeHolder(new Runtime(first.loaded, services));
   holder.current.start();
-  const metering = startMetering(store, () => holder.current.config, services, log);
+  const metering = startMetering(holder.current.config, services, log);
   markLoaded(first.loaded.hash);
   setBackendSource(() => {
     const healthy = new Set(holder.current.healthyBackends());
@@ -80,7 +83,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     listen: first.loaded.config.listen,
     keepAliveMs: first.loaded.config.server.keepAliveMs,
     database: first.loaded.config.database,
-  });
+  }, (config) => metering.configure(config));
   const app = createApp({ holder, services, lifecycle, reload: () => reloader.reload("admin API") });
 
   let server: ServerHandle;
@@ -135,8 +138,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const timedOut = Promise.race([closed, new Promise<boolean>((r) => (timer = setTimeout(() => r(true), drainMs)))]);
     await watcher?.close();
     if (await timedOut) {
+      clearTimeout(timer);
       log.warn("drain timeout reached: cutting the requests still in flight", { in_flight: server.pending(), drain_timeout_ms: drainMs });
-      await server.stop(true);
+      // Cut them ourselves first: each stream ends with an error event saying why and its
+      // record says shutting_down. Closing the sockets alone would pass for clients that
+      // left (499). What has not ended a moment later (a body still uploading) is closed.
+      services.inFlight.cutAll();
+      const grace = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), CUT_GRACE_MS)));
+      if (await Promise.race([closed, grace])) await server.stop(true);
     }
     clearTimeout(timer);
     // Usage results of cut requests are recorded as their streams end; let them run.

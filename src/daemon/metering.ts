@@ -1,55 +1,110 @@
-// The daemon's metering: every usage result goes to the database (UsageWriter), from
-// there to the webhook (WebhookSender), and old records are deleted after
-// metering.retention. Settings are read from the config in force, so a reload changes
-// them without a restart.
+// The daemon's metering: every usage result goes to the metering worker (its own
+// thread and database connection), which stores it, sends it to the webhook and deletes
+// old records. This side batches the records, forwards config changes, and turns the
+// worker's reports into metrics and log lines.
 
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { UsageWriter } from "../metering/usage-writer.ts";
-import { WebhookSender } from "../metering/webhook.ts";
+import type { FromWorker, MeteringSettings, ToWorker } from "../metering/worker-protocol.ts";
+import { metrics } from "../metrics/metrics.ts";
 import type { Services } from "../runtime/services.ts";
-import type { Store } from "../store/store.ts";
-import { UsageRecordStore } from "../store/usage-records.ts";
 
-const RETENTION_EVERY_MS = 60 * 60_000;
+/**
+ * The worker's script. In the executable it is a second entry point of the build
+ * (scripts/build.ts), found by its path from the project root; from the sources, next
+ * to this file.
+ */
+function workerScript(): string {
+  if (import.meta.url.includes("/$bunfs/")) return "./src/metering/usage-worker.ts";
+  return new URL("../metering/usage-worker.ts", import.meta.url).href;
+}
+
+/** How long a shutdown waits for the worker's last writes. */
+export const STOP_WAIT_MS = 15_000;
 
 export interface Metering {
-  /** Write every queued record and stop the webhook and the cleanup (at shutdown). */
+  /** The config changed (a reload): new webhook and retention settings. */
+  configure(config: Config): void;
+  /** Hand over every waiting record, let the worker write them, stop it (shutdown). */
   stop(): Promise<void>;
 }
 
-export function startMetering(store: Store, config: () => Config, services: Services, log: Logger): Metering {
-  const records = new UsageRecordStore(store.db);
-  const sender = new WebhookSender(records, () => config().metering.webhook, log);
-  const writer = new UsageWriter(
-    records,
-    () => ({ flushIntervalMs: config().metering.flushIntervalMs, webhook: config().metering.webhook !== null }),
-    log,
-    (n) => sender.queued(n),
-  );
-  const removeSink = services.usage.addSink(writer);
-  sender.start();
+function settingsOf(config: Config): MeteringSettings {
+  return { webhook: config.metering.webhook, retentionMs: config.metering.retentionMs };
+}
 
-  const cleanup = () => {
-    const keep = config().metering.retentionMs;
-    if (keep <= 0) return;
-    try {
-      const n = records.deleteBefore(Date.now() - keep);
-      if (n > 0) log.info("old usage records deleted", { records: n, retention_ms: keep });
-    } catch (err) {
-      log.error("cannot delete old usage records", { error: String(err) });
+export function startMetering(config: Config, services: Services, log: Logger): Metering {
+  const worker = new Worker(workerScript());
+  const send = (m: ToWorker) => worker.postMessage(m);
+  let current = config;
+  let stopped: (() => void) | null = null;
+  /** The worker died (it cannot answer "stopped"). */
+  let failed = false;
+
+  worker.onmessage = (e: MessageEvent<FromWorker>) => {
+    const m = e.data;
+    switch (m.type) {
+      case "ready":
+        metrics.webhookBacklog.set(m.backlog);
+        return;
+      case "written":
+        metrics.usageRecordsWritten.inc(m.records);
+        return;
+      case "write_failed":
+        if (m.records < 0) {
+          metrics.usageRecordsDropped.inc(-m.records);
+          log.error("usage records dropped: the database has not been writable for too long", { dropped: -m.records });
+        } else log.error("cannot write usage records; they are kept and written again", { records: m.records, error: m.error });
+        return;
+      case "delivery":
+        metrics.webhookDeliveries.labels(m.result).inc();
+        if (m.records) metrics.webhookRecords.inc(m.records);
+        return;
+      case "backlog":
+        metrics.webhookBacklog.set(m.records);
+        return;
+      case "log":
+        log[m.level](m.msg, m.fields);
+        return;
+      case "stopped":
+        stopped?.();
+        return;
     }
   };
-  cleanup();
-  const retention = setInterval(cleanup, RETENTION_EVERY_MS);
-  retention.unref();
+  worker.onerror = (e) => {
+    failed = true;
+    log.error("the metering worker failed; usage records are not stored", { error: e.message });
+    stopped?.();
+  };
+  send({ type: "init", database: config.database, settings: settingsOf(config) });
+
+  const writer = new UsageWriter(
+    (rows) => send({ type: "rows", rows }),
+    () => current.metering.flushIntervalMs,
+  );
+  const removeSink = services.usage.addSink(writer);
 
   return {
+    configure(next) {
+      current = next;
+      send({ type: "settings", settings: settingsOf(next) });
+    },
     async stop() {
-      clearInterval(retention);
       removeSink();
       writer.flush();
-      await sender.stop();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = await Promise.race([
+        new Promise<boolean>((r) => {
+          if (failed) return r(true);
+          stopped = () => r(true);
+          send({ type: "stop" });
+        }),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STOP_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+      if (!done) log.error("the metering worker did not finish its writes in time", { waited_ms: STOP_WAIT_MS });
+      worker.terminate();
     },
   };
 }

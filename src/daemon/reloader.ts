@@ -54,6 +54,8 @@ export class Reloader {
     private readonly log: Logger,
     /** What the daemon started with, for the restart-only settings. */
     private readonly start: StartSettings,
+    /** Told the new config once it is in force (what is not part of a runtime). */
+    private readonly applied: (config: Config) => void = () => {},
   ) {}
 
   reload(trigger: string): Promise<ReloadOutcome> {
@@ -100,6 +102,7 @@ export class Reloader {
     old.stop();
     next.start();
     applyProcessSettings(loaded.config, this.services);
+    this.applied(loaded.config);
     metrics.reloads.labels("success").inc();
     markLoaded(loaded.hash);
     this.log.info("config reloaded", {

@@ -8,6 +8,14 @@ const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error:
 
 export type LogFields = Record<string, unknown>;
 
+/** The part of a logger most code needs (a worker thread passes its lines on instead). */
+export interface LogSink {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
 export interface LoggerOptions {
   level: LogLevel;
   format: "json" | "text";

@@ -15,7 +15,7 @@ export interface UsageResult extends TokenUsage {
   requestId: string;
   /** Unix ms when the request arrived. */
   startedAt: number;
-  /** The virtual key's id (never its secret); null with auth: none or before auth. */
+  /** The virtual key's id (never its secret); null with auth: none or when no valid key was sent. */
   keyId: string | null;
   endpoint: string;
   /** The model name the client sent. */

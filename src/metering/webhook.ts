@@ -12,9 +12,15 @@
 
 import { createHmac } from "node:crypto";
 import type { WebhookSettings } from "../config/types.ts";
-import type { Logger } from "../log/logger.ts";
-import { metrics } from "../metrics/metrics.ts";
+import type { LogSink } from "../log/logger.ts";
 import type { UsageRecordStore, UsageRow } from "../store/usage-records.ts";
+
+/** What the sender reports (the metering worker forwards it to the metrics). */
+export interface DeliveryEvents {
+  delivered(records: number): void;
+  failed(): void;
+  backlog(records: number): void;
+}
 
 export function signature(secret: string, timestamp: string, body: string): string {
   return "sha256=" + createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
@@ -44,12 +50,16 @@ export class WebhookSender {
   constructor(
     private readonly store: UsageRecordStore,
     private readonly settings: () => WebhookSettings | null,
-    private readonly log: Logger,
+    private readonly log: LogSink,
+    private readonly events: DeliveryEvents = { delivered() {}, failed() {}, backlog() {} },
   ) {
     this.backlog = store.backlog();
     this.warnAt = nextWarnAt(this.backlog);
-    metrics.webhookBacklog.set(this.backlog);
     if (this.backlog > 0) this.log.info("usage records waiting for the webhook from before", { backlog: this.backlog });
+  }
+
+  backlogSize(): number {
+    return this.backlog;
   }
 
   start(): void {
@@ -67,7 +77,7 @@ export class WebhookSender {
   /** Records were queued: count them, and send soon if a batch is full. */
   queued(n: number): void {
     this.backlog += n;
-    metrics.webhookBacklog.set(this.backlog);
+    this.events.backlog(this.backlog);
     if (this.backlog >= this.warnAt) {
       this.log.warn("usage records are piling up for the webhook", { backlog: this.backlog, url: this.settings()?.url });
       this.warnAt = nextWarnAt(this.backlog);
@@ -128,9 +138,8 @@ export class WebhookSender {
     if (problem === null) {
       this.store.delivered(rows.map((r) => r.id));
       this.backlog = Math.max(0, this.backlog - rows.length);
-      metrics.webhookBacklog.set(this.backlog);
-      metrics.webhookDeliveries.labels("success").inc();
-      metrics.webhookRecords.inc(rows.length);
+      this.events.delivered(rows.length);
+      this.events.backlog(this.backlog);
       if (this.failures > 0) this.log.info("webhook delivery works again", { url: s.url, after_failures: this.failures, backlog: this.backlog });
       this.failures = 0;
       this.warnAt = nextWarnAt(this.backlog);
@@ -139,7 +148,7 @@ export class WebhookSender {
       return;
     }
     this.failures++;
-    metrics.webhookDeliveries.labels("failure").inc();
+    this.events.failed();
     // exponential backoff from the interval, with full jitter in [50%, 100%]
     const backoff = Math.min(s.maxBackoffMs, s.intervalMs * 2 ** Math.min(this.failures, 30)) * (0.5 + Math.random() / 2);
     if (this.failures === 1 || Math.log2(this.failures) % 1 === 0) {

@@ -191,6 +191,12 @@ export const metrics = {
   }),
 };
 
+// Counters with a small fixed set of label values start at 0: a series born at its first
+// increment hides that increment from increase() and changes() (the first reload failure,
+// the first failed webhook POST would not show on a dashboard or fire an alert).
+for (const result of ["success", "failure", "unchanged"]) metrics.reloads.labels(result).inc(0);
+for (const result of ["success", "failure"]) metrics.webhookDeliveries.labels(result).inc(0);
+
 // Process metrics, written here rather than with prom-client's collectDefaultMetrics:
 // its event-loop-lag gauges read nonsense under Bun (min 9.2e9 s, NaN means).
 const startSeconds = Math.round(Date.now() / 1000 - process.uptime());

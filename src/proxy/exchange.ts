@@ -52,6 +52,8 @@ export class Exchange {
   requestBody: Record<string, unknown> | null = null;
   generated: EstimateSource | null = null;
   clientGone = false;
+  /** Cut by a shutdown past server.drain_timeout. */
+  cutByShutdown = false;
   /** The virtual key of the request (auth: keys). */
   key: IndexedKey | null = null;
   /** The rate-limit admission to settle with the real token count. */
@@ -71,6 +73,7 @@ export class Exchange {
   ) {
     rt.enter();
     inflightCount.inc();
+    services.inFlight.add(this);
   }
 
   get requestId(): string {
@@ -84,6 +87,18 @@ export class Exchange {
     this.currentAc?.abort(CLIENT_GONE);
   }
 
+  /** The gateway is stopping and the drain timeout passed: stop the backend, end the answer with a reason. */
+  cutForShutdown(): void {
+    if (this.done) return;
+    this.cutByShutdown = true;
+    this.currentAc?.abort(SHUTDOWN_CUT);
+  }
+
+  /** Whether the request's end is nobody's fault on the backend side (the client left, or we cut it). */
+  get interrupted(): boolean {
+    return this.clientGone || this.cutByShutdown;
+  }
+
   /** A new upstream attempt on `state`'s backend; returns its abort controller. */
   beginAttempt(state: BackendState): AbortController {
     this.releaseBackend();
@@ -92,6 +107,7 @@ export class Exchange {
     this.backendState = state;
     state.inflight++;
     if (this.clientGone) ac.abort(CLIENT_GONE);
+    else if (this.cutByShutdown) ac.abort(SHUTDOWN_CUT);
     return ac;
   }
 
@@ -111,10 +127,15 @@ export class Exchange {
   finish(status: number, errorCode: string | null): void {
     if (this.done) return;
     this.done = true;
+    this.services.inFlight.delete(this);
     this.releaseBackend();
     this.currentAc = null;
     inflightCount.dec();
-    if (this.clientGone) {
+    if (this.cutByShutdown) {
+      // We cut it (the client may also see its socket close after): our doing, not theirs.
+      if (status === 499) status = 503;
+      errorCode = "shutting_down";
+    } else if (this.clientGone) {
       status = 499;
       errorCode = "client_closed_request";
     }
@@ -184,6 +205,12 @@ export class Exchange {
     }
   }
 }
+
+/** The abort reason when a shutdown cuts the request. */
+export const SHUTDOWN_CUT = new GatewayError(
+  "shutting_down",
+  "The gateway shut down before the answer was complete (server.drain_timeout passed); retry on another instance.",
+);
 
 /** The abort reason when the client disconnects. */
 export const CLIENT_GONE = new GatewayError("client_closed_request");

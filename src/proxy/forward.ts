@@ -2,7 +2,7 @@
 // try its targets (retrying failures that happened before any byte reached the client),
 // and hand the first successful answer to respond.ts.
 
-import { asGatewayError, errorResponse, GatewayError } from "../errors.ts";
+import { asGatewayError, errorResponse, GatewayError, gatewayErrorBody } from "../errors.ts";
 import { metrics } from "../metrics/metrics.ts";
 import type { Connection } from "../server/bun-server.ts";
 import { backendAnswered, backendFailed, backendInconclusive } from "../routing/outcomes.ts";
@@ -14,7 +14,7 @@ import type { Services } from "../runtime/services.ts";
 import type { Endpoint } from "./endpoints.ts";
 import { admit, authenticateRequest } from "./admission.ts";
 import { AttemptDeadlines } from "./deadlines.ts";
-import { CLIENT_GONE, Exchange, type RequestInfo } from "./exchange.ts";
+import { CLIENT_GONE, Exchange, type RequestInfo, SHUTDOWN_CUT } from "./exchange.ts";
 import { upstreamRequestHeaders } from "./headers.ts";
 import { parseInferenceBody, upstreamBodyText, type InferenceBody } from "./request-body.ts";
 import { answer } from "./respond.ts";
@@ -57,6 +57,10 @@ export async function proxyInference(
   const ex = new Exchange(info, endpoint.path, rt, services);
   req.signal.addEventListener("abort", () => ex.onClientGone(), { once: true });
   try {
+    // Who is asking comes first: an unknown key is refused before its body is read, and a
+    // bad body from a known key is on that key's record.
+    const key = authenticateRequest(req, rt, services);
+    if (key) ex.key = key;
     // Sized bodies (what SDKs send) are read in one go; chunked uploads are counted as
     // they come and cut at the limit.
     const max = rt.config.server.maxBodyBytes;
@@ -77,8 +81,6 @@ export async function proxyInference(
     ex.requestedModel = body.model;
     ex.stream = body.stream;
     ex.requestBody = body.json;
-    const key = authenticateRequest(req, rt, services);
-    if (key) ex.key = key;
     const route = rt.routes.resolve(body.model);
     if (!route) {
       throw new GatewayError("model_not_found", `The model "${body.model}" does not exist on this gateway; GET /v1/models lists the models it serves.`, {
@@ -94,8 +96,11 @@ export async function proxyInference(
     // A client that left mid-upload makes the body read fail: that is a 499, not ours.
     const ge = ex.clientGone || req.signal.aborted ? CLIENT_GONE : asGatewayError(err);
     if (ge.code === "internal_error") services.log.error("internal error", { request_id: info.requestId, error: String(err), stack: (err as Error)?.stack });
+    const body = gatewayErrorBody(ge);
+    // The record's bytes_out is the body the client reads (none when it has left).
+    if (ge !== CLIENT_GONE) ex.bytesOut = Buffer.byteLength(body);
     ex.finish(ge.status, ge.code);
-    return errorResponse(ge, info.requestId);
+    return errorResponse(ge, info.requestId, body);
   }
 }
 
@@ -110,6 +115,7 @@ async function tryTargets(req: Request, endpoint: Endpoint, route: Route, body: 
       // after the pause, or requests retrying together all see the same free slot.
       await backoff(tried, rt.config.retries.backoffMs);
       if (ex.clientGone) throw CLIENT_GONE;
+      if (ex.cutByShutdown) throw SHUTDOWN_CUT;
       const totalMs = rt.config.timeouts.totalMs;
       if (performance.now() - ex.info.t0 >= totalMs) {
         throw new GatewayError("upstream_total_timeout", `The request took longer than the total time allowed (${totalMs} ms).`);
@@ -124,12 +130,14 @@ async function tryTargets(req: Request, endpoint: Endpoint, route: Route, body: 
     tried++;
     last = await attempt(req, endpoint, target, body, ex, rt, services);
     if (last.kind === "answer") return last.response;
-    if (!last.retryable || ex.clientGone) break;
+    if (!last.retryable || ex.interrupted) break;
   }
   if (ex.clientGone) throw CLIENT_GONE;
+  if (ex.cutByShutdown) throw SHUTDOWN_CUT;
   if (!last) throw noBackend(route, selector);
   if (last.kind === "failed") throw last.error;
   // The last target refused: its status and error go to the client, in OpenAI form.
+  ex.bytesOut = Buffer.byteLength(last.body);
   ex.finish(last.status, `upstream_http_${last.status}`);
   return new Response(last.body, { status: last.status, headers: last.headers });
 }
@@ -190,7 +198,7 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
     deadlines.stop();
     const error = fetchFailure(err, ac, backend.name);
     ex.releaseBackend();
-    if (error === CLIENT_GONE || ex.clientGone) backendInconclusive(backend);
+    if (error === CLIENT_GONE || ex.interrupted) backendInconclusive(backend);
     else {
       metrics.upstreamErrors.labels(backend.name, error.code).inc();
       backendFailed(backend, error.code, services.log);

@@ -220,8 +220,11 @@ function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap,
             end(499, "client_closed_request");
             return;
           }
-          metrics.upstreamErrors.labels(ctx.backend.name, failure.code).inc();
-          backendFailed(ctx.backend, failure.code, ctx.log);
+          // A shutdown cut is not the backend's failure: no error counted, no circuit step.
+          if (!ex.cutByShutdown) {
+            metrics.upstreamErrors.labels(ctx.backend.name, failure.code).inc();
+            backendFailed(ctx.backend, failure.code, ctx.log);
+          }
           // Mid-answer: the status line is gone already. Say what happened in the
           // stream's own terms (an SSE error event the SDKs raise), then end it cleanly.
           const ev = tap.errorEvent?.(failure);

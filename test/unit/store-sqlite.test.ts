@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseOpenError, openDatabase } from "../../src/store/sqlite.ts";
@@ -16,6 +17,32 @@ function openFails(path: string): DatabaseOpenError {
     return err as DatabaseOpenError;
   }
   throw new Error(`expected ${path} not to open`);
+}
+
+/** The "nobody" user: permission checks do not apply to root, so as root they run as it. */
+const NOBODY = 65534;
+const SQLITE_MODULE = new URL("../../src/store/sqlite.ts", import.meta.url).pathname;
+
+/**
+ * Open `path` as a user without special rights and return how it failed: in this process
+ * when it has none, else in a child process running as nobody (root reads and writes
+ * anything, so the test would prove nothing).
+ */
+function openFailsUnprivileged(path: string): { code: string; message: string } {
+  if (!isRoot) {
+    const err = openFails(path);
+    return { code: err.code, message: err.message };
+  }
+  const script = `
+    const { DatabaseOpenError, openDatabase } = await import(${JSON.stringify(SQLITE_MODULE)});
+    try { openDatabase(${JSON.stringify(path)}).close(); console.log(JSON.stringify({ opened: true })); }
+    catch (err) { console.log(JSON.stringify({ openError: err instanceof DatabaseOpenError, code: err.code, message: err.message })); }`;
+  const r = spawnSync(process.execPath, ["-e", script], { uid: NOBODY, gid: NOBODY, encoding: "utf8", cwd: "/" });
+  expect(r.stderr).toBe("");
+  const out = JSON.parse(r.stdout) as { opened?: true; openError?: boolean; code: string; message: string };
+  expect(out.opened).toBeUndefined();
+  expect(out.openError).toBe(true);
+  return out;
 }
 
 describe("openDatabase", () => {
@@ -137,20 +164,22 @@ describe("openDatabase", () => {
     );
   });
 
-  test.skipIf(isRoot)("a file the user may not read", () => {
+  test("a file the user may not read", () => {
+    chmodSync(dir, 0o755); // let an unprivileged user reach the file to be refused by it
     const path = join(dir, "locked.db");
     openDatabase(path).close();
     chmodSync(path, 0o000);
-    const err = openFails(path);
+    const err = openFailsUnprivileged(path);
     expect(err.code).toBe("EACCES");
     expect(err.message).toStartWith(`cannot open database ${path}: permission denied;`);
     chmodSync(path, 0o600);
   });
 
-  test.skipIf(isRoot)("a directory the user may not write in", () => {
+  test("a directory the user may not write in", () => {
+    chmodSync(dir, 0o755);
     const locked = join(dir, "locked-dir");
-    mkdirSync(locked, { mode: 0o500 });
-    const err = openFails(join(locked, "llmproxy.db"));
+    mkdirSync(locked, { mode: 0o555 });
+    const err = openFailsUnprivileged(join(locked, "llmproxy.db"));
     expect(err.message).toStartWith(`cannot open database ${join(locked, "llmproxy.db")}: permission denied;`);
   });
 });

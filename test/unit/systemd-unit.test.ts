@@ -7,6 +7,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import schema from "../../schemas/config.schema.json" with { type: "json" };
 import { parseDuration } from "../../src/config/units.ts";
+import { CUT_GRACE_MS } from "../../src/daemon/daemon.ts";
+import { STOP_WAIT_MS } from "../../src/daemon/metering.ts";
 
 const UNIT = readFileSync(fileURLToPath(new URL("../../deploy/llmproxy.service", import.meta.url)), "utf8");
 
@@ -52,12 +54,12 @@ describe("deploy/llmproxy.service", () => {
     expect(get("ExecReload")).toBe("/bin/kill -HUP $MAINPID");
   });
 
-  test("stops with SIGTERM and waits longer than the default drain timeout", () => {
+  test("stops with SIGTERM and waits longer than the default drain, the cut and the last usage writes together", () => {
     expect(get("KillSignal")).toBe("SIGTERM");
     const drainDefault = parseDuration(schema.properties.server.properties.drain_timeout.default)!;
     const stop = parseDuration(get("TimeoutStopSec")!);
     expect(stop).not.toBeNull();
-    expect(stop!).toBeGreaterThan(drainDefault);
+    expect(stop!).toBeGreaterThan(drainDefault + CUT_GRACE_MS + STOP_WAIT_MS);
   });
 
   test("restarts after a failure, with a pause", () => {

@@ -1,0 +1,114 @@
+// The metering worker: a thread of its own, with its own connection to the database,
+// that stores usage records and runs the webhook sender. The event loop only hands it
+// batches of plain records (usage-writer.ts); SQLite writes (~8 us a record) and the
+// webhook's JSON and HTTP never run where requests are served.
+
+import type { LogFields, LogSink } from "../log/logger.ts";
+import { migrate } from "../store/migrations.ts";
+import { openDatabase } from "../store/sqlite.ts";
+import { UsageRecordStore } from "../store/usage-records.ts";
+import { WebhookSender, type DeliveryEvents } from "./webhook.ts";
+import type { FromWorker, MeteringSettings, ToWorker } from "./worker-protocol.ts";
+import type { UsageRow } from "../store/usage-records.ts";
+
+declare const self: { onmessage: ((e: MessageEvent<ToWorker>) => void) | null; postMessage(m: FromWorker): void };
+
+const RETENTION_EVERY_MS = 60 * 60_000;
+/** Records kept while the database cannot be written; beyond this the oldest go. */
+const MAX_KEPT = 1_000_000;
+
+const post = (m: FromWorker) => self.postMessage(m);
+
+/** Log lines go to the daemon's logger, on the main thread. */
+const line =
+  (level: "debug" | "info" | "warn" | "error") =>
+  (msg: string, fields?: LogFields): void =>
+    post({ type: "log", level, msg, fields: fields ?? {} });
+const log: LogSink = { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
+
+/** Rows a write failed for: kept and written again, never dropped here. */
+let retry: { rows: UsageRow[]; timer: ReturnType<typeof setTimeout> | null } = { rows: [], timer: null };
+
+let settings: MeteringSettings = { webhook: null, retentionMs: 0 };
+let store: UsageRecordStore | null = null;
+let sender: WebhookSender | null = null;
+let close: (() => void) | null = null;
+let retention: ReturnType<typeof setInterval> | null = null;
+
+function cleanup(): void {
+  if (!store || settings.retentionMs <= 0) return;
+  try {
+    const n = store.deleteBefore(Date.now() - settings.retentionMs);
+    if (n > 0) log.info("old usage records deleted", { records: n, retention_ms: settings.retentionMs });
+  } catch (err) {
+    log.error("cannot delete old usage records", { error: String(err) });
+  }
+}
+
+const events: DeliveryEvents = {
+  delivered: (records) => post({ type: "delivery", result: "success", records }),
+  failed: () => post({ type: "delivery", result: "failure", records: 0 }),
+  backlog: (records) => post({ type: "backlog", records }),
+};
+
+/** Store rows (and what failed before); on failure keep them all and try again in 1 s. */
+function write(rows: UsageRow[]): void {
+  if (!store) return;
+  const all = retry.rows.length ? retry.rows.concat(rows) : rows;
+  if (all.length === 0) return;
+  const webhook = settings.webhook !== null;
+  try {
+    store.insert(all, webhook, Date.now());
+    if (retry.rows.length) log.info("usage records are written again", { records: all.length });
+    retry.rows = [];
+    post({ type: "written", records: all.length });
+    if (webhook) sender?.queued(all.length);
+  } catch (err) {
+    if (retry.rows.length === 0) post({ type: "write_failed", records: all.length, error: String(err) });
+    retry.rows = all;
+    if (retry.rows.length > MAX_KEPT) {
+      // the alternative is running out of memory and losing every record
+      const dropped = retry.rows.splice(0, retry.rows.length - MAX_KEPT).length;
+      post({ type: "write_failed", records: -dropped, error: "dropped: the database has not been writable for too long" });
+    }
+    retry.timer ??= setTimeout(() => {
+      retry.timer = null;
+      write([]);
+    }, 1000);
+  }
+}
+
+self.onmessage = (e: MessageEvent<ToWorker>) => {
+  const m = e.data;
+  switch (m.type) {
+    case "init": {
+      settings = m.settings;
+      const db = openDatabase(m.database);
+      // the daemon migrated the file already; an in-memory database is this thread's own
+      migrate(db);
+      close = () => db.close();
+      store = new UsageRecordStore(db);
+      sender = new WebhookSender(store, () => settings.webhook, log, events);
+      sender.start();
+      cleanup();
+      retention = setInterval(cleanup, RETENTION_EVERY_MS);
+      post({ type: "ready", backlog: sender.backlogSize() });
+      return;
+    }
+    case "settings":
+      settings = m.settings;
+      return;
+    case "rows":
+      write(m.rows);
+      return;
+    case "stop":
+      if (retention) clearInterval(retention);
+      if (retry.timer) clearTimeout(retry.timer);
+      if (retry.rows.length) write([]); // a last try for rows that failed before
+      void (sender?.stop() ?? Promise.resolve()).then(() => {
+        close?.();
+        post({ type: "stopped" });
+      });
+      return;
+  }
+};
