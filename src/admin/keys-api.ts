@@ -121,21 +121,6 @@ export async function keysApi(req: Request, rest: string, keys: KeyService, requ
   }
 }
 
-/** GET /admin/usage[?key=ID]: tokens used per key (all time, today, this month, UTC). */
-export function usageApi(req: Request, keys: KeyService, requestId: string): Response {
-  if (req.method !== "GET") throw methodNotAllowed(req.method, "/admin/usage", "GET");
-  const now = Date.now();
-  const only = new URL(req.url).searchParams.get("key");
-  const records = only ? [keys.store.get(only)].filter((r) => r !== null) : keys.store.list();
-  if (only && records.length === 0) throw new GatewayError("not_found", `No key with id "${only}".`);
-  const data = records.map((r) => {
-    // the store's counters plus what this process has debited and not written yet
-    const used = keys.ledger.used(keys.index.byId.get(r.id)?.record ?? r, now);
-    return { id: r.id, name: r.name, prefix: r.prefix, tokens: used, quota: r.quota };
-  });
-  return json({ object: "list", data }, 200, requestId);
-}
-
 function methodNotAllowed(method: string, path: string, allowed: string): GatewayError {
   return new GatewayError("method_not_allowed", `${method} is not allowed on ${path}; use ${allowed}.`, { headers: { allow: allowed } });
 }

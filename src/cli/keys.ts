@@ -6,29 +6,23 @@
 // a second (PRAGMA data_version).
 
 import type { Command } from "commander";
-import { Option } from "commander";
-import { resolve } from "node:path";
 import { cidrProblem } from "../auth/cidr.ts";
 import { globProblem } from "../auth/globs.ts";
-import { formatIssue } from "../config/format.ts";
-import { ConfigReadError, loadConfigFile } from "../config/load.ts";
 import { KeyNotFoundError, StoreError } from "../store/errors.ts";
 import { countProblem, metadataProblem, nameProblem, parseExpiry } from "../store/key-input.ts";
 import { keyView } from "../store/key-view.ts";
 import type { KeyView } from "../store/key-view.ts";
 import type { Store } from "../store/store.ts";
 import type { KeyPatch } from "../store/types.ts";
-import { CliError, EXIT } from "./exit.ts";
+import { type DbOptions, type MemoryRefusal, withDbFlags, withStore } from "./database.ts";
+import { CliError } from "./exit.ts";
 import { durationFlag } from "./flags.ts";
-import { defaultConfigPath } from "./validate.ts";
 
-interface DbOptions {
-  config?: string;
-  db?: string;
+interface KeyDbFlags extends DbOptions {
   json?: boolean;
 }
 
-interface KeyFlags extends DbOptions {
+interface KeyFlags extends KeyDbFlags {
   name?: string;
   models?: string;
   ip?: string;
@@ -119,53 +113,16 @@ function keyChanges(f: KeyFlags, now: number): { patch: KeyPatch; metadata: Map<
 
 // ---- the database ---------------------------------------------------------------------
 
-const MEMORY = "holds nothing once this command ends";
+const MEMORY: MemoryRefusal = { flag: "holds nothing once this command ends", config: "holds nothing once this command ends; keys need a file" };
 
-async function databasePath(opts: DbOptions): Promise<string> {
-  if (opts.db !== undefined) {
-    if (opts.db === ":memory:") throw new CliError(`--db :memory: ${MEMORY}; name a file (the one the daemon uses)`);
-    if (opts.db.trim() === "") throw new CliError("--db needs a file path");
-    return resolve(opts.db);
-  }
-  const file = opts.config ?? defaultConfigPath();
-  let result;
-  try {
-    result = await loadConfigFile(file);
-  } catch (err) {
-    if (!(err instanceof ConfigReadError)) throw err;
-    const hint = opts.config === undefined ? "; pass -c FILE or --db PATH" : "";
-    throw new CliError(`${err.message}${hint}`, EXIT.USAGE);
-  }
-  if (!result.ok) {
-    process.stderr.write(result.issues.map((i) => formatIssue(file, i) + "\n").join(""));
-    throw new CliError(`${file} is not a valid config (see above); fix it, or name the database with --db PATH`);
-  }
-  const db = result.loaded.config.database;
-  if (db === ":memory:") throw new CliError(`${file} says database: ":memory:", which ${MEMORY}; keys need a file`);
-  return db;
-}
-
-/** Opens the store, runs fn, closes; store errors become one-line operator messages. */
-async function withStore<R>(opts: DbOptions, fn: (store: Store) => R): Promise<R> {
-  const path = await databasePath(opts);
-  // loaded here, not at the top: commands that never touch keys need no SQLite
-  const { openStore } = await import("../store/store.ts");
-  let store: Store;
-  try {
-    store = openStore(path);
-  } catch (err) {
-    throw new CliError(err instanceof Error ? err.message : String(err));
-  }
-  try {
-    return fn(store);
-  } catch (err) {
+/** Opens the key store, runs fn, closes; store errors become one-line operator messages. */
+function withKeyStore<R>(opts: DbOptions, fn: (store: Store) => R): Promise<R> {
+  return withStore(opts, MEMORY, fn, (err, path) => {
     // the path helps when the id is right but the database is not the daemon's
-    if (err instanceof KeyNotFoundError) throw new CliError(`${err.message} (database: ${path})`);
-    if (err instanceof StoreError) throw new CliError(err.message);
-    throw err;
-  } finally {
-    store.close();
-  }
+    if (err instanceof KeyNotFoundError) return new CliError(`${err.message} (database: ${path})`);
+    if (err instanceof StoreError) return new CliError(err.message);
+    return null;
+  });
 }
 
 // ---- output ---------------------------------------------------------------------------
@@ -249,11 +206,8 @@ function secretBlock(what: string, v: KeyView, secret: string): string {
 
 // ---- commands -------------------------------------------------------------------------
 
-function withDbFlags(cmd: Command): Command {
-  return cmd
-    .option("-c, --config <file>", "config file whose database: to use (default: $LLMPROXY_CONFIG, else ./llmproxy.yaml)")
-    .addOption(new Option("--db <path>", "the database file itself, instead of a config").conflicts("config"))
-    .option("--json", "print JSON on stdout");
+function withKeyDbFlags(cmd: Command): Command {
+  return withDbFlags(cmd).option("--json", "print JSON on stdout");
 }
 
 function withKeyFlags(cmd: Command, nameHelp: string): Command {
@@ -275,29 +229,29 @@ function withKeyFlags(cmd: Command, nameHelp: string): Command {
 export function registerKeys(program: Command): void {
   const keys = program.command("keys").description("manage virtual keys: create, list, show, update, revoke, rotate").addHelpText("after", HELP);
 
-  withKeyFlags(withDbFlags(keys.command("create").description("create a key and print its secret (once)")), "what the key is for or who holds it (required)").action(
+  withKeyFlags(withKeyDbFlags(keys.command("create").description("create a key and print its secret (once)")), "what the key is for or who holds it (required)").action(
     async (f: KeyFlags) => {
       if (f.name === undefined) throw new CliError("keys create needs --name NAME (what the key is for or who holds it)");
       const now = Date.now();
       const { patch, metadata } = keyChanges(f, now);
       const metaObject = Object.fromEntries([...(metadata ?? [])].filter(([, v]) => v !== ""));
-      const { record, secret } = await withStore(f, (s) => s.keys.create({ ...patch, name: f.name as string, metadata: metaObject }, now));
+      const { record, secret } = await withKeyStore(f, (s) => s.keys.create({ ...patch, name: f.name as string, metadata: metaObject }, now));
       const v = keyView(record, now);
       if (f.json) json(withSecret(v, secret));
       else out(secretBlock("Created key", v, secret));
     },
   );
 
-  withDbFlags(keys.command("list").description("list every key (never their secrets)")).action(async (f: DbOptions) => {
+  withKeyDbFlags(keys.command("list").description("list every key (never their secrets)")).action(async (f: KeyDbFlags) => {
     const now = Date.now();
-    const { views, path } = await withStore(f, (s) => ({ views: s.keys.list().map((r) => keyView(r, now)), path: s.db.path }));
+    const { views, path } = await withKeyStore(f, (s) => ({ views: s.keys.list().map((r) => keyView(r, now)), path: s.db.path }));
     if (f.json) json(views);
     else out(views.length > 0 ? table(views) : `no keys in ${path} (create one: llmproxy keys create --name NAME)`);
   });
 
-  withDbFlags(keys.command("show").description("show one key (never its secret)").argument("<id>", "key id (key_...)")).action(async (id: string, f: DbOptions) => {
+  withKeyDbFlags(keys.command("show").description("show one key (never its secret)").argument("<id>", "key id (key_...)")).action(async (id: string, f: KeyDbFlags) => {
     const now = Date.now();
-    const v = await withStore(f, (s) => {
+    const v = await withKeyStore(f, (s) => {
       const record = s.keys.get(id);
       if (record === null) throw new KeyNotFoundError(id);
       return keyView(record, now);
@@ -306,14 +260,14 @@ export function registerKeys(program: Command): void {
     else out(details(v));
   });
 
-  withKeyFlags(withDbFlags(keys.command("update").description("change a key's name, models, addresses, limits, quotas, expiry or metadata").argument("<id>", "key id")), "a new name").action(
+  withKeyFlags(withKeyDbFlags(keys.command("update").description("change a key's name, models, addresses, limits, quotas, expiry or metadata").argument("<id>", "key id")), "a new name").action(
     async (id: string, f: KeyFlags) => {
       const now = Date.now();
       const { patch, metadata } = keyChanges(f, now);
       if (Object.keys(patch).length === 0 && metadata === null) {
         throw new CliError("keys update: nothing to change; pass --name, --models, --ip, --rpm, --tpm, --concurrency, --quota-*, --expires or --metadata");
       }
-      const v = await withStore(f, (s) => {
+      const v = await withKeyStore(f, (s) => {
         if (metadata !== null) {
           const merged = new Map(Object.entries(s.keys.get(id)?.metadata ?? {}));
           for (const [k, x] of metadata) {
@@ -329,25 +283,25 @@ export function registerKeys(program: Command): void {
     },
   );
 
-  withDbFlags(keys.command("revoke").description("revoke a key: refused from now on (by a running daemon within a second)").argument("<id>", "key id")).action(async (id: string, f: DbOptions) => {
+  withKeyDbFlags(keys.command("revoke").description("revoke a key: refused from now on (by a running daemon within a second)").argument("<id>", "key id")).action(async (id: string, f: KeyDbFlags) => {
     const now = Date.now();
-    const { record, alreadyRevoked } = await withStore(f, (s) => s.keys.revoke(id, now));
+    const { record, alreadyRevoked } = await withKeyStore(f, (s) => s.keys.revoke(id, now));
     const v = keyView(record, now);
     if (f.json) json({ ...v, alreadyRevoked });
     else if (alreadyRevoked) out(`Key ${v.id} (${v.name}) was already revoked at ${time(v.revokedAt, "")}; nothing changed.`);
     else out(`Revoked key ${v.id} (${v.name}). It is refused from now on.`);
   });
 
-  withDbFlags(
+  withKeyDbFlags(
     keys
       .command("rotate")
       .description("give a key a new secret (printed once); the old one stops after --grace")
       .argument("<id>", "key id")
       .option("--grace <duration>", "how long the old secret keeps working (e.g. 1h); 0 = it stops at once", "0"),
-  ).action(async (id: string, f: DbOptions & { grace: string }) => {
+  ).action(async (id: string, f: KeyDbFlags & { grace: string }) => {
     const graceMs = durationFlag("--grace", f.grace);
     const now = Date.now();
-    const { record, secret } = await withStore(f, (s) => s.keys.rotate(id, graceMs, now));
+    const { record, secret } = await withKeyStore(f, (s) => s.keys.rotate(id, graceMs, now));
     const v = keyView(record, now);
     if (f.json) json(withSecret(v, secret));
     else {

@@ -4,6 +4,7 @@ import { registerServe } from "./serve.ts";
 import { registerValidate } from "./validate.ts";
 import { registerMock } from "./mock.ts";
 import { registerKeys } from "./keys.ts";
+import { registerUsage } from "./usage.ts";
 
 const EXIT_HELP = `
 Exit codes:
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerValidate(program);
   registerKeys(program);
+  registerUsage(program);
   registerMock(program);
   registerVersion(program);
   return program;

@@ -84,7 +84,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     keepAliveMs: first.loaded.config.server.keepAliveMs,
     database: first.loaded.config.database,
   }, (config) => metering.configure(config));
-  const app = createApp({ holder, services, lifecycle, reload: () => reloader.reload("admin API") });
+  const app = createApp({ holder, services, lifecycle, reload: () => reloader.reload("admin API"), usageReport: (q) => metering.report(q) });
 
   let server: ServerHandle;
   try {

@@ -6,7 +6,8 @@
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { UsageWriter } from "../metering/usage-writer.ts";
-import type { FromWorker, MeteringSettings, ToWorker } from "../metering/worker-protocol.ts";
+import type { FromWorker, MeteringSettings, ReportResult, ToWorker } from "../metering/worker-protocol.ts";
+import type { UsageQuery } from "../store/usage-report.ts";
 import { metrics } from "../metrics/metrics.ts";
 import type { Services } from "../runtime/services.ts";
 
@@ -26,6 +27,8 @@ export const STOP_WAIT_MS = 15_000;
 export interface Metering {
   /** The config changed (a reload): new webhook and retention settings. */
   configure(config: Config): void;
+  /** A usage report over the records written so far, this process's last ones included. */
+  report(query: UsageQuery): Promise<ReportResult>;
   /** Hand over every waiting record, let the worker write them, stop it (shutdown). */
   stop(): Promise<void>;
 }
@@ -41,6 +44,8 @@ export function startMetering(config: Config, services: Services, log: Logger): 
   let stopped: (() => void) | null = null;
   /** The worker died (it cannot answer "stopped"). */
   let failed = false;
+  const reports = new Map<number, (r: ReportResult) => void>();
+  let nextReport = 0;
 
   worker.onmessage = (e: MessageEvent<FromWorker>) => {
     const m = e.data;
@@ -67,6 +72,10 @@ export function startMetering(config: Config, services: Services, log: Logger): 
       case "log":
         log[m.level](m.msg, m.fields);
         return;
+      case "report":
+        reports.get(m.id)?.(m.result);
+        reports.delete(m.id);
+        return;
       case "stopped":
         stopped?.();
         return;
@@ -75,6 +84,8 @@ export function startMetering(config: Config, services: Services, log: Logger): 
   worker.onerror = (e) => {
     failed = true;
     log.error("the metering worker failed; usage records are not stored", { error: e.message });
+    for (const answer of reports.values()) answer({ ok: false, error: "the metering worker failed" });
+    reports.clear();
     stopped?.();
   };
   send({ type: "init", database: config.database, settings: settingsOf(config) });
@@ -89,6 +100,16 @@ export function startMetering(config: Config, services: Services, log: Logger): 
     configure(next) {
       current = next;
       send({ type: "settings", settings: settingsOf(next) });
+    },
+    report(query) {
+      if (failed) return Promise.resolve({ ok: false, error: "the metering worker failed" });
+      // the rows waiting in this thread go first, so the report includes them
+      writer.flush();
+      const id = nextReport++;
+      return new Promise((resolve) => {
+        reports.set(id, resolve);
+        send({ type: "report", id, query });
+      });
     },
     async stop() {
       removeSink();

@@ -7,8 +7,10 @@ import type { LogFields, LogSink } from "../log/logger.ts";
 import { migrate } from "../store/migrations.ts";
 import { openDatabase } from "../store/sqlite.ts";
 import { UsageRecordStore } from "../store/usage-records.ts";
+import { usageKeyKnown, usageSummary, type UsageQuery } from "../store/usage-report.ts";
+import type { Db } from "../store/db.ts";
 import { WebhookSender, type DeliveryEvents } from "./webhook.ts";
-import type { FromWorker, MeteringSettings, ToWorker } from "./worker-protocol.ts";
+import type { FromWorker, MeteringSettings, ReportResult, ToWorker } from "./worker-protocol.ts";
 import type { UsageRow } from "../store/usage-records.ts";
 
 declare const self: { onmessage: ((e: MessageEvent<ToWorker>) => void) | null; postMessage(m: FromWorker): void };
@@ -30,6 +32,7 @@ const log: LogSink = { debug: line("debug"), info: line("info"), warn: line("war
 let retry: { rows: UsageRow[]; timer: ReturnType<typeof setTimeout> | null } = { rows: [], timer: null };
 
 let settings: MeteringSettings = { webhook: null, retentionMs: 0 };
+let database: Db | null = null;
 let store: UsageRecordStore | null = null;
 let sender: WebhookSender | null = null;
 let close: (() => void) | null = null;
@@ -78,6 +81,17 @@ function write(rows: UsageRow[]): void {
   }
 }
 
+/** A usage report, after every row received before it (messages arrive in order). */
+function report(query: UsageQuery): ReportResult {
+  if (!database) return { ok: false, error: "the usage database is not open" };
+  try {
+    const keyKnown = query.key === undefined || usageKeyKnown(database, query.key);
+    return { ok: true, summary: usageSummary(database, query), keyKnown };
+  } catch (err) {
+    return { ok: false, error: String(err) };
+  }
+}
+
 self.onmessage = (e: MessageEvent<ToWorker>) => {
   const m = e.data;
   switch (m.type) {
@@ -87,6 +101,7 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       // the daemon migrated the file already; an in-memory database is this thread's own
       migrate(db);
       close = () => db.close();
+      database = db;
       store = new UsageRecordStore(db);
       sender = new WebhookSender(store, () => settings.webhook, log, events);
       sender.start();
@@ -100,6 +115,9 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       return;
     case "rows":
       write(m.rows);
+      return;
+    case "report":
+      post({ type: "report", id: m.id, result: report(m.query) });
       return;
     case "stop":
       if (retention) clearInterval(retention);

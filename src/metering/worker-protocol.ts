@@ -5,6 +5,7 @@
 import type { WebhookSettings } from "../config/types.ts";
 import type { LogLevel } from "../config/types.ts";
 import type { UsageRow } from "../store/usage-records.ts";
+import type { UsageQuery, UsageSummary } from "../store/usage-report.ts";
 
 export interface MeteringSettings {
   webhook: WebhookSettings | null;
@@ -16,6 +17,8 @@ export type ToWorker =
   | { type: "settings"; settings: MeteringSettings }
   /** Records to store (and queue for the webhook when one is set). */
   | { type: "rows"; rows: UsageRow[] }
+  /** A usage report (GET /admin/usage), run on the worker's connection so that a long one never holds up requests. */
+  | { type: "report"; id: number; query: UsageQuery }
   /** Write nothing more; finish, close the database, answer "stopped". */
   | { type: "stop" };
 
@@ -26,4 +29,8 @@ export type FromWorker =
   | { type: "delivery"; result: "success" | "failure"; records: number }
   | { type: "backlog"; records: number }
   | { type: "log"; level: LogLevel; msg: string; fields: Record<string, unknown> }
+  | { type: "report"; id: number; result: ReportResult }
   | { type: "stopped" };
+
+/** A report's answer: `keyKnown` says whether the key filter (if any) names a key the database knows. */
+export type ReportResult = { ok: true; summary: UsageSummary; keyKnown: boolean } | { ok: false; error: string };

@@ -10,7 +10,8 @@ import { proxyInference } from "../proxy/forward.ts";
 import type { RuntimeHolder } from "../runtime/runtime.ts";
 import type { Services } from "../runtime/services.ts";
 import { redactConfig } from "../config/redact.ts";
-import { keysApi, usageApi } from "../admin/keys-api.ts";
+import { keysApi } from "../admin/keys-api.ts";
+import { usageApi, type UsageReporter } from "../admin/usage-api.ts";
 import type { Connection, Handler } from "./bun-server.ts";
 import { newRequestId } from "./request-id.ts";
 
@@ -29,6 +30,8 @@ export interface AppDeps {
   /** Set when shutdown began: new requests are turned away. */
   lifecycle: { draining: boolean };
   reload(): Promise<ReloadOutcome>;
+  /** Usage reports for GET /admin/usage (the metering worker runs them). */
+  usageReport: UsageReporter;
 }
 
 type Route = ((req: Request, conn: Connection, ctx: Ctx) => Response | Promise<Response>) & {
@@ -123,7 +126,7 @@ export function createApp(deps: AppDeps): Handler {
     adminGuard(req, deps);
     const keys = deps.services.keys;
     if (!keys) throw new GatewayError("not_found", "No key store is open.");
-    return usageApi(req, keys, ctx.requestId);
+    return usageApi(req, keys, deps.usageReport, ctx.requestId);
   });
   add("GET", "/admin/config", (req, _conn, ctx) => {
     adminGuard(req, deps);
