@@ -11,8 +11,13 @@ import type { UsageResult, UsageSink } from "./usage.ts";
 /** Time-ordered ids (UUIDv7) where the runtime has them: receivers can sort by id. */
 const newRecordId: () => string = typeof Bun !== "undefined" ? () => Bun.randomUUIDv7() : () => randomUUID();
 
-/** Records per hand-over to the worker. */
-const BATCH = 500;
+/**
+ * Records per hand-over to the worker. Small: the worker writes a batch in one
+ * transaction (~5 us a record), and on a small machine a long one competes with the event
+ * loop for a core. Measured at 2000 req/s on 2 cores: 500 a batch added ~2 ms to the p99
+ * latency; 50 is within the noise of no metering at all.
+ */
+const BATCH = 50;
 
 export function usageRow(u: UsageResult): UsageRow {
   return {
