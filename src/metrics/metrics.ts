@@ -5,6 +5,7 @@
 // backend name, `code` an error code from src/errors.ts.
 
 import { readdirSync } from "node:fs";
+import pkg from "../../package.json" with { type: "json" };
 // The classes one by one rather than the package's index: the index also loads the
 // Pushgateway (http, https, url), cluster aggregation and default metrics, which cost
 // ~11 MB of resident memory in the executable and are not used here.
@@ -109,7 +110,7 @@ export const metrics = {
   }),
   backendUp: new client.Gauge({
     name: "llmproxy_backend_up",
-    help: "1 when the backend takes requests, 0 while it is ejected by the circuit breaker or failing its health probes.",
+    help: "1 when the backend takes requests, 0 while it is ejected by the circuit breaker, failing its health probes or paused by a 429's Retry-After.",
     labelNames: ["backend"] as const,
     registers: [registry],
     collect() {
@@ -183,6 +184,12 @@ export const metrics = {
     help: "1 when the last reload attempt succeeded (or changed nothing), 0 when it failed and the previous config stayed in force.",
     registers: [registry],
   }),
+  buildInfo: new client.Gauge({
+    name: "llmproxy_build_info",
+    help: "Always 1; the labels name the llmproxy version and the runtime it runs on.",
+    labelNames: ["version", "runtime"] as const,
+    registers: [registry],
+  }),
   configInfo: new client.Gauge({
     name: "llmproxy_config_info",
     help: "Always 1; the hash label names the config in force.",
@@ -196,6 +203,8 @@ export const metrics = {
 // the first failed webhook POST would not show on a dashboard or fire an alert).
 for (const result of ["success", "failure", "unchanged"]) metrics.reloads.labels(result).inc(0);
 for (const result of ["success", "failure"]) metrics.webhookDeliveries.labels(result).inc(0);
+
+metrics.buildInfo.labels(pkg.version, typeof Bun !== "undefined" ? `bun ${Bun.version}` : `node ${process.versions.node}`).set(1);
 
 // Process metrics, written here rather than with prom-client's collectDefaultMetrics:
 // its event-loop-lag gauges read nonsense under Bun (min 9.2e9 s, NaN means).
