@@ -9,7 +9,11 @@ import type { KeyStore } from "../store/keys.ts";
 import { KeyIndex } from "./key-index.ts";
 import { QuotaLedger } from "./quota-ledger.ts";
 
-/** data_version is one cheap pragma: polling it 4 times a second costs nothing. */
+/**
+ * data_version is one cheap pragma: polling it 4 times a second costs nothing. It moves
+ * with every commit of another connection (the metering worker's included), so a move
+ * only leads to reading the keys' change counter, and that to a reload when it moved.
+ */
 const POLL_MS = 250;
 const FLUSH_MS = 1000;
 
@@ -17,6 +21,8 @@ export class KeyService {
   index: KeyIndex;
   readonly ledger = new QuotaLedger();
   private version: number;
+  /** The keys' change counter (migration 3) as of the index in force and our own writes. */
+  private changes: number;
   private timers: ReturnType<typeof setInterval>[] = [];
 
   constructor(
@@ -24,8 +30,9 @@ export class KeyService {
     readonly store: KeyStore,
     private readonly log: Logger,
   ) {
-    this.index = new KeyIndex(store.list());
     this.version = db.dataVersion();
+    this.changes = store.changeCount();
+    this.index = new KeyIndex(store.list());
   }
 
   start(): void {
@@ -53,6 +60,14 @@ export class KeyService {
     }
     if (v === this.version) return;
     this.version = v;
+    let changes: number;
+    try {
+      changes = this.store.changeCount();
+    } catch (err) {
+      this.log.error("cannot read the key database; keys stay as last read", { error: String(err) });
+      return;
+    }
+    if (changes === this.changes) return; // usage records, not keys
     this.reload("database changed");
   }
 
@@ -60,6 +75,8 @@ export class KeyService {
   reload(trigger: string): void {
     try {
       const started = performance.now();
+      // counter first: a change made while listing is seen again at the next poll
+      this.changes = this.store.changeCount();
       this.index = new KeyIndex(this.store.list());
       this.ledger.reloaded();
       this.log.debug("keys reloaded", { trigger, keys: this.index.size, ms: Math.round(performance.now() - started) });
@@ -73,7 +90,14 @@ export class KeyService {
     const debits = this.ledger.takePending();
     if (debits.length === 0) return;
     try {
-      this.store.debit(debits);
+      this.db.transaction(() => {
+        const before = this.store.changeCount();
+        this.store.debit(debits);
+        // Our own writes move the counter (not data_version, for this connection): count
+        // them as seen, unless another connection's change came first, which the next
+        // poll (its data_version moved) must still reload.
+        if (before === this.changes) this.changes = this.store.changeCount();
+      });
     } catch (err) {
       this.ledger.restore(debits);
       this.log.error("cannot write quota usage; it is kept and retried", { error: String(err), debits: debits.length });

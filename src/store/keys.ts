@@ -49,6 +49,7 @@ export class KeyStore {
   readonly #insertUsage: Statement<unknown>;
   readonly #update: Statement<unknown>;
   readonly #debit: Statement<unknown>;
+  readonly #changes: Statement<{ n: number }>;
 
   constructor(db: Db) {
     this.#db = db;
@@ -63,6 +64,7 @@ export class KeyStore {
     // SET reads the old values on every right-hand side, so day and tokens_day agree.
     // A debit from a period before the stored one (a late batch after midnight) counts
     // in the total (and its month, if still current) but not in the newer period.
+    this.#changes = db.prepare<{ n: number }>("SELECT n FROM key_changes WHERE id = 1");
     this.#debit = db.prepare(`
       UPDATE key_usage SET
         tokens_total = tokens_total + ?,
@@ -106,6 +108,11 @@ export class KeyStore {
   }
 
   /** Every key, revoked and expired ones too, newest first. */
+  /** How many times a key or its counters changed, by any connection (a trigger counts them). */
+  changeCount(): number {
+    return this.#changes.get()?.n ?? 0;
+  }
+
   list(): KeyRecord[] {
     return this.#all.all().map(rowToRecord);
   }

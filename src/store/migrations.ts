@@ -102,6 +102,28 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: "a change counter for keys and their token counters",
+    up(db) {
+      // PRAGMA data_version moves when any other connection commits, and the metering
+      // worker commits usage records all day long: the daemon must tell a change to the
+      // keys (a revoke by the CLI, another daemon's debits) from those, without reading
+      // every key. Triggers count the changes to the two key tables here.
+      db.exec(`
+        CREATE TABLE key_changes (
+          id INTEGER PRIMARY KEY CHECK (id = 1),
+          n  INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO key_changes (id, n) VALUES (1, 0);
+      `);
+      for (const table of ["keys", "key_usage"]) {
+        for (const event of ["INSERT", "UPDATE", "DELETE"]) {
+          db.exec(`CREATE TRIGGER ${table}_${event.toLowerCase()}_counted AFTER ${event} ON ${table} BEGIN UPDATE key_changes SET n = n + 1 WHERE id = 1; END`);
+        }
+      }
+    },
+  },
 ];
 
 /** The database was written by a newer llmproxy; this one must not touch it. */

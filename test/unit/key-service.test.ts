@@ -1,0 +1,89 @@
+// The daemon's key index against a real database file written by another connection
+// (the CLI, another daemon, the metering worker): a change to the keys or their counters
+// reloads the index at the next poll; usage records and the service's own debits do not
+// (the metering worker commits many times a second, and a reload of 10 000 keys is not
+// free).
+
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { KeyService } from "../../src/auth/key-service.ts";
+import { Logger } from "../../src/log/logger.ts";
+import { openStore, type Store } from "../../src/store/store.ts";
+import { UsageRecordStore, type UsageRow } from "../../src/store/usage-records.ts";
+import { tempDir } from "../helpers/temp-dir.ts";
+
+const dir = tempDir("key-service");
+let n = 0;
+let daemon: Store;
+let other: Store;
+let svc: KeyService;
+const lines: string[] = [];
+
+beforeEach(() => {
+  const path = join(dir, `keys-${++n}.db`);
+  daemon = openStore(path);
+  other = openStore(path);
+  svc = new KeyService(daemon.db, daemon.keys, new Logger({ level: "debug", format: "json", write: (l) => lines.push(l) }));
+});
+afterEach(() => {
+  svc.stop();
+  daemon.close();
+  other.close();
+});
+
+function usageRow(id: string): UsageRow {
+  return {
+    id, request_id: id, ts: Date.now(), key_id: null, endpoint: "/v1/chat/completions", model: "m", route: "m", backend: "b", upstream_model: "m",
+    stream: false, prompt_tokens: 1, completion_tokens: 1, cached_tokens: 0, usage_source: "backend", status: 200, error_code: null,
+    latency_ms: 1, ttft_ms: 1, retries: 0, bytes_in: 1, bytes_out: 1, client_ip: "127.0.0.1", traceparent: null,
+  };
+}
+
+describe("KeyService.refreshIfChanged", () => {
+  test("usage records written by another connection leave the index as it is", () => {
+    const index = svc.index;
+    new UsageRecordStore(other.db).insert([usageRow("r1"), usageRow("r2")], true, Date.now());
+    svc.refreshIfChanged();
+    expect(svc.index).toBe(index);
+  });
+
+  test("a key created by another connection is in the index after the next poll", () => {
+    const { record } = other.keys.create({ name: "from the CLI" });
+    expect(svc.index.byId.has(record.id)).toBe(false);
+    svc.refreshIfChanged();
+    expect(svc.index.byId.has(record.id)).toBe(true);
+  });
+
+  test("a revoke, and another daemon's debits, reload it", () => {
+    const { record } = other.keys.create({ name: "shared" });
+    svc.refreshIfChanged();
+    other.keys.debit([{ keyId: record.id, tokens: 40, at: Date.now() }]);
+    svc.refreshIfChanged();
+    expect(svc.index.byId.get(record.id)!.record.tokensUsed).toBe(40);
+    other.keys.revoke(record.id);
+    svc.refreshIfChanged();
+    expect(svc.index.byId.get(record.id)!.record.revokedAt).not.toBeNull();
+  });
+
+  test("its own debits do not reload it, even when usage records move data_version after them", () => {
+    const { record } = other.keys.create({ name: "busy" });
+    svc.refreshIfChanged();
+    const index = svc.index;
+    svc.ledger.debit(record.id, 25, Date.now());
+    svc.flush();
+    expect(daemon.keys.get(record.id)!.tokensUsed).toBe(25);
+    new UsageRecordStore(other.db).insert([usageRow("r3")], false, Date.now());
+    svc.refreshIfChanged();
+    expect(svc.index).toBe(index);
+  });
+
+  test("a change by another connection just before its own debits is still seen", () => {
+    const { record } = other.keys.create({ name: "racing" });
+    svc.refreshIfChanged();
+    other.keys.revoke(record.id); // not polled yet
+    svc.ledger.debit(record.id, 5, Date.now());
+    svc.flush();
+    svc.refreshIfChanged();
+    expect(svc.index.byId.get(record.id)!.record.revokedAt).not.toBeNull();
+  });
+});
