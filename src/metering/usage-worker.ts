@@ -114,7 +114,7 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       settings = m.settings;
       return;
     case "rows":
-      write(m.rows);
+      write(JSON.parse(m.json) as UsageRow[]);
       return;
     case "report":
       post({ type: "report", id: m.id, result: report(m.query) });

@@ -2,7 +2,7 @@
 // id) and waits in memory; batches go to the metering worker (usage-worker.ts), which
 // writes them to the database and feeds the webhook. A batch leaves every
 // metering.flush_interval, or as soon as BATCH records are waiting, so that no single
-// hand-over (a structured clone) grows large.
+// hand-over (and the worker's transaction for it) grows large.
 
 import { randomUUID } from "node:crypto";
 import type { UsageRow } from "../store/usage-records.ts";

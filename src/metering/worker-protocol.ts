@@ -15,8 +15,12 @@ export interface MeteringSettings {
 export type ToWorker =
   | { type: "init"; database: string; settings: MeteringSettings }
   | { type: "settings"; settings: MeteringSettings }
-  /** Records to store (and queue for the webhook when one is set). */
-  | { type: "rows"; rows: UsageRow[] }
+  /**
+   * Records to store (and queue for the webhook when one is set), as a JSON array of
+   * UsageRow: a string crosses threads for less than half the CPU of a structured clone
+   * of the objects (measured: 1.7 against 4.3 us a record, both threads together).
+   */
+  | { type: "rows"; json: string }
   /** A usage report (GET /admin/usage), run on the worker's connection so that a long one never holds up requests. */
   | { type: "report"; id: number; query: UsageQuery }
   /** Write nothing more; finish, close the database, answer "stopped". */
