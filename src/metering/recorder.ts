@@ -14,6 +14,7 @@ interface Series {
   prompt: CounterChild;
   completion: CounterChild;
   cached: CounterChild;
+  cacheWrite: CounterChild;
   estimated: CounterChild;
 }
 
@@ -25,6 +26,7 @@ function series(model: string, backend: string, status: string, stream: string):
     prompt: counterChild(metrics.tokens, { model, type: "prompt" }),
     completion: counterChild(metrics.tokens, { model, type: "completion" }),
     cached: counterChild(metrics.tokens, { model, type: "cached" }),
+    cacheWrite: counterChild(metrics.tokens, { model, type: "cache_write" }),
     estimated: counterChild(metrics.estimatedUsage, { backend }),
   };
 }
@@ -62,12 +64,14 @@ export class UsageRecorder {
     if (u.promptTokens) m.prompt.inc(u.promptTokens);
     if (u.completionTokens) m.completion.inc(u.completionTokens);
     if (u.cachedTokens) m.cached.inc(u.cachedTokens);
+    if (u.cacheWriteTokens) m.cacheWrite.inc(u.cacheWriteTokens);
     if (u.source === "estimate") m.estimated.inc();
     if (this.keyLabels && u.keyId !== null) {
       metrics.keyRequests.labels(u.keyId, status).inc();
       if (u.promptTokens) metrics.keyTokens.labels(u.keyId, "prompt").inc(u.promptTokens);
       if (u.completionTokens) metrics.keyTokens.labels(u.keyId, "completion").inc(u.completionTokens);
       if (u.cachedTokens) metrics.keyTokens.labels(u.keyId, "cached").inc(u.cachedTokens);
+      if (u.cacheWriteTokens) metrics.keyTokens.labels(u.keyId, "cache_write").inc(u.cacheWriteTokens);
     }
     if (this.accessLog) this.writeAccessLine(u);
     for (const s of this.sinks) {
@@ -102,6 +106,7 @@ export function accessFields(u: UsageResult): Record<string, unknown> {
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
     cached_tokens: u.cachedTokens,
+    cache_write_tokens: u.cacheWriteTokens,
     usage_source: u.source,
     ttft_ms: u.ttftMs === null ? null : ms3(u.ttftMs),
     duration_ms: ms3(u.latencyMs),
@@ -127,7 +132,7 @@ export function accessMembers(u: UsageResult): string {
     `"request_id":"${u.requestId}","key_id":${u.keyId === null ? "null" : `"${u.keyId}"`},"endpoint":"${u.endpoint}","model":${q(u.requestedModel)},"route":"${u.route}",` +
     `"backend":"${u.backend}","upstream_model":${q(u.upstreamModel)},"status":${u.status},` +
     `"error_code":${u.errorCode === null ? "null" : `"${u.errorCode}"`},"stream":${u.stream},"prompt_tokens":${u.promptTokens},` +
-    `"completion_tokens":${u.completionTokens},"cached_tokens":${u.cachedTokens},"usage_source":"${u.source}",` +
+    `"completion_tokens":${u.completionTokens},"cached_tokens":${u.cachedTokens},"cache_write_tokens":${u.cacheWriteTokens},"usage_source":"${u.source}",` +
     `"ttft_ms":${u.ttftMs === null ? "null" : ms3(u.ttftMs)},"duration_ms":${ms3(u.latencyMs)},"retries":${u.retries},` +
     `"bytes_in":${u.bytesIn},"bytes_out":${u.bytesOut},"client_ip":"${u.clientIp}"` +
     (u.traceparent === null ? "" : `,"traceparent":${q(u.traceparent)}`)

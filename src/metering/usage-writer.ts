@@ -34,6 +34,7 @@ export function usageRow(u: UsageResult): UsageRow {
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
     cached_tokens: u.cachedTokens,
+    cache_write_tokens: u.cacheWriteTokens,
     usage_source: u.source,
     status: u.status,
     error_code: u.errorCode,

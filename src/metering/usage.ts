@@ -9,6 +9,8 @@ export interface TokenUsage {
   completionTokens: number;
   /** Part of promptTokens served from the backend's prompt cache (never added on top). */
   cachedTokens: number;
+  /** Part of promptTokens written to the backend's prompt cache (Anthropic's cache_creation_input_tokens; priced apart). */
+  cacheWriteTokens: number;
 }
 
 export interface UsageResult extends TokenUsage {

@@ -68,7 +68,7 @@ export const metrics = {
   }),
   tokens: new client.Counter({
     name: "llmproxy_tokens_total",
-    help: "Tokens by type (prompt, completion, cached) and route; cached tokens are a part of prompt tokens, not added to them.",
+    help: "Tokens by type (prompt, completion, cached, cache_write) and route; cached (read from the prompt cache) and cache_write tokens are parts of prompt tokens, not added to them.",
     labelNames: ["model", "type"] as const,
     registers: [registry],
   }),
@@ -80,7 +80,7 @@ export const metrics = {
   }),
   keyTokens: new client.Counter({
     name: "llmproxy_key_tokens_total",
-    help: "Tokens per virtual key (only with metrics.key_labels: true), by type (prompt, completion, cached).",
+    help: "Tokens per virtual key (only with metrics.key_labels: true), by type (prompt, completion, cached, cache_write).",
     labelNames: ["key", "type"] as const,
     registers: [registry],
   }),

@@ -179,6 +179,7 @@ export class Exchange {
       promptTokens: u?.promptTokens ?? 0,
       completionTokens: u?.completionTokens ?? 0,
       cachedTokens: u?.cachedTokens ?? 0,
+      cacheWriteTokens: u?.cacheWriteTokens ?? 0,
       totalTokens: (u?.promptTokens ?? 0) + (u?.completionTokens ?? 0),
       source,
       status,
@@ -198,7 +199,7 @@ export class Exchange {
       const promptTokens = await estimatePromptTokens(this.requestBody!);
       const g = this.generated;
       const completionTokens = g ? await estimateCompletionTokens(g.keptText(), g.coverage()) : 0;
-      return { ...base, promptTokens, completionTokens, cachedTokens: 0, totalTokens: promptTokens + completionTokens, source: "estimate" };
+      return { ...base, promptTokens, completionTokens, cachedTokens: 0, cacheWriteTokens: 0, totalTokens: promptTokens + completionTokens, source: "estimate" };
     } catch (err) {
       this.services.log.error("token estimate failed", { request_id: base.requestId, error: String(err) });
       return base;

@@ -3,6 +3,10 @@
 // Responses API uses input_tokens/output_tokens; DeepSeek reports cache hits as
 // prompt_cache_hit_tokens. Cached tokens are part of the prompt count in every one of
 // these, so they are reported beside it, never added to it.
+//
+// Anthropic is the exception: its input_tokens leaves out the tokens read from and
+// written to the cache (cache_read_input_tokens, cache_creation_input_tokens, always
+// present as keys in its usage objects), so the prompt is their sum.
 
 import type { TokenUsage } from "../metering/usage.ts";
 
@@ -19,12 +23,41 @@ export function usageFromObject(u: unknown): TokenUsage | null {
       promptTokens: num(o.prompt_tokens),
       completionTokens: num(o.completion_tokens),
       cachedTokens: num(details?.cached_tokens) || num(o.prompt_cache_hit_tokens),
+      cacheWriteTokens: 0,
     };
   }
+  if ("cache_read_input_tokens" in o || "cache_creation_input_tokens" in o) return anthropicUsage(o);
   if ("input_tokens" in o || "output_tokens" in o) {
-    return { promptTokens: num(o.input_tokens), completionTokens: num(o.output_tokens), cachedTokens: num(details?.cached_tokens) };
+    return { promptTokens: num(o.input_tokens), completionTokens: num(o.output_tokens), cachedTokens: num(details?.cached_tokens), cacheWriteTokens: 0 };
   }
   return null;
+}
+
+function anthropicUsage(o: Record<string, unknown>): TokenUsage {
+  const read = num(o.cache_read_input_tokens);
+  const write = num(o.cache_creation_input_tokens);
+  return { promptTokens: num(o.input_tokens) + read + write, completionTokens: num(o.output_tokens), cachedTokens: read, cacheWriteTokens: write };
+}
+
+/**
+ * An Anthropic stream's usage so far: message_start carries the input counts (and an
+ * output count of 1 or so), each message_delta the output count so far and, in newer API
+ * versions, the input counts again. A later event's fields replace earlier ones; fields
+ * it leaves out keep their value.
+ */
+export function mergeAnthropicUsage(prev: TokenUsage | null, u: unknown): TokenUsage | null {
+  if (!u || typeof u !== "object") return prev;
+  const o = u as Record<string, unknown>;
+  if (!prev) return "input_tokens" in o || "output_tokens" in o ? anthropicUsage(o) : null;
+  const read = "cache_read_input_tokens" in o ? num(o.cache_read_input_tokens) : prev.cachedTokens;
+  const write = "cache_creation_input_tokens" in o ? num(o.cache_creation_input_tokens) : prev.cacheWriteTokens;
+  const input = "input_tokens" in o ? num(o.input_tokens) : prev.promptTokens - prev.cachedTokens - prev.cacheWriteTokens;
+  return {
+    promptTokens: input + read + write,
+    completionTokens: "output_tokens" in o ? num(o.output_tokens) : prev.completionTokens,
+    cachedTokens: read,
+    cacheWriteTokens: write,
+  };
 }
 
 const USAGE_KEY = '"usage"';

@@ -124,6 +124,15 @@ export const MIGRATIONS: readonly Migration[] = [
       }
     },
   },
+  {
+    version: 4,
+    description: "cache-write tokens in usage records",
+    up(db) {
+      // Anthropic prices tokens written to its prompt cache apart from the rest of the
+      // prompt: a part of prompt_tokens, like cached_tokens (the cache reads).
+      db.exec("ALTER TABLE usage_records ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0");
+    },
+  },
 ];
 
 /** The database was written by a newer llmproxy; this one must not touch it. */

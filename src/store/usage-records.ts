@@ -19,6 +19,8 @@ export interface UsageRow {
   prompt_tokens: number;
   completion_tokens: number;
   cached_tokens: number;
+  /** Of prompt_tokens: written to the backend's prompt cache (migration 4). */
+  cache_write_tokens: number;
   usage_source: string;
   status: number;
   error_code: string | null;
@@ -45,6 +47,7 @@ const COLUMNS = [
   "prompt_tokens",
   "completion_tokens",
   "cached_tokens",
+  "cache_write_tokens",
   "usage_source",
   "status",
   "error_code",

@@ -267,6 +267,7 @@ beforeAll(() => {
     prompt_tokens: 0,
     completion_tokens: 0,
     cached_tokens: 0,
+    cache_write_tokens: 0,
     usage_source: "backend",
     status: 200,
     error_code: null,

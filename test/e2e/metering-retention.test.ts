@@ -37,6 +37,7 @@ function row(id: string, ts: number): StoredUsage {
     prompt_tokens: 3,
     completion_tokens: 2,
     cached_tokens: 0,
+    cache_write_tokens: 0,
     usage_source: "backend",
     status: 200,
     error_code: null,

@@ -20,6 +20,7 @@ export interface StoredUsage {
   prompt_tokens: number;
   completion_tokens: number;
   cached_tokens: number;
+  cache_write_tokens: number;
   usage_source: string;
   status: number;
   error_code: string | null;

@@ -239,6 +239,7 @@ beforeAll(() => {
     promptTokens: 3,
     completionTokens: 2,
     cachedTokens: 1,
+    cacheWriteTokens: 0,
     totalTokens: 5,
     source: "backend",
     status: 200,

@@ -34,7 +34,7 @@ afterEach(() => {
 function usageRow(id: string): UsageRow {
   return {
     id, request_id: id, ts: Date.now(), key_id: null, endpoint: "/v1/chat/completions", model: "m", route: "m", backend: "b", upstream_model: "m",
-    stream: false, prompt_tokens: 1, completion_tokens: 1, cached_tokens: 0, usage_source: "backend", status: 200, error_code: null,
+    stream: false, prompt_tokens: 1, completion_tokens: 1, cached_tokens: 0, cache_write_tokens: 0, usage_source: "backend", status: 200, error_code: null,
     latency_ms: 1, ttft_ms: 1, retries: 0, bytes_in: 1, bytes_out: 1, client_ip: "127.0.0.1", traceparent: null,
   };
 }

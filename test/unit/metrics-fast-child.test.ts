@@ -43,6 +43,7 @@ test("the hand-written access-log members are exactly the access fields as JSON"
     promptTokens: 12,
     completionTokens: 16,
     cachedTokens: 4,
+    cacheWriteTokens: 0,
     totalTokens: 28,
     source: "backend",
     status: 200,

@@ -162,6 +162,7 @@ describe("metrics and the access log", () => {
       promptTokens: 1,
       completionTokens: 1,
       cachedTokens: 0,
+      cacheWriteTokens: 0,
       totalTokens: 2,
       source: "backend",
       status: 200,

@@ -55,7 +55,7 @@ describe("SseUsageTap, gateway-injected usage (hideUsage)", () => {
       for (const cuts of everyCut(upstream)) {
         const tap = new SseUsageTap({ hideUsage: true, textKeys: ["content"] });
         expect(run(tap, upstream, cuts)).toBe(direct);
-        expect(tap.usage).toEqual({ promptTokens: 11, completionTokens: 3, cachedTokens: 4 });
+        expect(tap.usage).toEqual({ promptTokens: 11, completionTokens: 3, cachedTokens: 4, cacheWriteTokens: 0 });
       }
     }
   });
@@ -71,7 +71,7 @@ describe("SseUsageTap, gateway-injected usage (hideUsage)", () => {
     const usage = 'data: {"id":"x","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}\n\n';
     const tap = new SseUsageTap({ hideUsage: true, textKeys: ["content"] });
     expect(run(tap, vllmChunk + usage + "data: [DONE]\n\n", [])).toBe(vllmChunk + "data: [DONE]\n\n");
-    expect(tap.usage).toEqual({ promptTokens: 5, completionTokens: 1, cachedTokens: 0 });
+    expect(tap.usage).toEqual({ promptTokens: 5, completionTokens: 1, cachedTokens: 0, cacheWriteTokens: 0 });
   });
 });
 
@@ -98,7 +98,7 @@ describe("SseUsageTap, client-requested usage", () => {
       'event: response.completed\ndata: {"type":"response.completed","response":{"id":"r","output":[{"content":[{"text":"Hi"}]}],"usage":{"input_tokens":7,"output_tokens":1,"total_tokens":8,"input_tokens_details":{"cached_tokens":2}}}}\n\n';
     const tap = new SseUsageTap({ hideUsage: false, textKeys: ["delta"] });
     expect(run(tap, stream, [30, 100, 180])).toBe(stream);
-    expect(tap.usage).toEqual({ promptTokens: 7, completionTokens: 1, cachedTokens: 2 });
+    expect(tap.usage).toEqual({ promptTokens: 7, completionTokens: 1, cachedTokens: 2, cacheWriteTokens: 0 });
     expect(tap.keptText()).toBe("Hi");
   });
 });

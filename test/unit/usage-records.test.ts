@@ -34,6 +34,7 @@ function row(id: string, over: Partial<UsageRow> = {}): UsageRow {
     prompt_tokens: 3,
     completion_tokens: 5,
     cached_tokens: 1,
+    cache_write_tokens: 0,
     usage_source: "backend",
     status: 200,
     error_code: null,

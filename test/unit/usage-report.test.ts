@@ -35,6 +35,7 @@ function row(over: Partial<UsageRow> = {}): UsageRow {
     prompt_tokens: 0,
     completion_tokens: 0,
     cached_tokens: 0,
+    cache_write_tokens: 0,
     usage_source: "backend",
     status: 200,
     error_code: null,

@@ -27,6 +27,7 @@ function result(over: Partial<UsageResult> = {}): UsageResult {
     promptTokens: 10,
     completionTokens: 5,
     cachedTokens: 4,
+    cacheWriteTokens: 0,
     totalTokens: 15,
     source: "backend",
     status: 200,
@@ -89,7 +90,7 @@ describe("the receiver", () => {
   test("takes signed batches, refuses unsigned ones, and counts a record sent twice once", async () => {
     const lines: string[] = [];
     const r = createReceiver(SECRET, (l) => lines.push(l));
-    const rows = [usageRow(result()), usageRow(result({ requestedModel: "m2", keyId: null, promptTokens: 7, cachedTokens: 0 }))];
+    const rows = [usageRow(result()), usageRow(result({ requestedModel: "m2", keyId: null, promptTokens: 7, cachedTokens: 0, cacheWriteTokens: 0 }))];
     const body = batchBody(rows);
     const ts = String(Math.floor(Date.now() / 1000));
     const post = (headers: Record<string, string>) => r.fetch(new Request("http://receiver/usage", { method: "POST", headers, body }));
