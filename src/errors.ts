@@ -25,6 +25,7 @@ export const ERRORS = {
   invalid_json: { status: 400, type: "invalid_request_error", message: "The request body is not valid JSON." },
   invalid_request: { status: 400, type: "invalid_request_error", message: "The request is not valid." },
   missing_model: { status: 400, type: "invalid_request_error", message: "The request has no \"model\": say which model to use." },
+  endpoint_not_supported: { status: 400, type: "invalid_request_error", message: "No backend of this model can serve this endpoint." },
   model_not_found: { status: 404, type: "invalid_request_error", message: "The model does not exist or you do not have access to it." },
   not_found: { status: 404, type: "invalid_request_error", message: "No such endpoint." },
   method_not_allowed: { status: 405, type: "invalid_request_error", message: "Method not allowed on this endpoint." },

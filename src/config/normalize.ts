@@ -19,19 +19,32 @@ function timeouts(t: RawTimeouts): Timeouts {
   return { connectMs: ms(t.connect), firstByteMs: ms(t.first_byte), idleMs: ms(t.idle), totalMs: ms(t.total) };
 }
 
+/** A GET every backend of the provider answers with 2xx when it is up and the credentials work. */
+function defaultProbePath(b: RawBackend): string {
+  switch (b.provider) {
+    case "gemini":
+      return "/v1beta/models";
+    case "azure":
+      return `/openai/models?api-version=${b.api_version ?? ""}`;
+    default:
+      return "/v1/models";
+  }
+}
+
 function backend(b: RawBackend, global: RawTimeouts): BackendConfig {
   return {
     name: b.name,
     provider: b.provider,
     // the mock runs in-process; a url given to it is not used
     url: b.provider === "mock" || b.url === undefined ? "" : normalizeBaseUrl(b.url),
+    apiVersion: b.api_version,
     apiKey: b.api_key,
     headers: { ...b.headers },
     weight: b.weight,
     maxInflight: b.max_inflight,
     timeouts: timeouts({ ...global, ...b.timeouts }),
     health: {
-      path: b.health.path,
+      path: b.health.path ?? defaultProbePath(b),
       intervalMs: ms(b.health.interval),
       timeoutMs: ms(b.health.timeout),
       unhealthyAfter: b.health.unhealthy_after,

@@ -36,6 +36,12 @@ export function semanticIssues(data: unknown): PendingIssue[] {
     if (typeof b.provider === "string" && b.provider !== "mock" && PROVIDERS.includes(b.provider) && b.url === undefined) {
       add(["backends", i], `missing required key "url" (every backend but provider mock needs one)`);
     }
+    if (b.provider === "azure" && b.api_version === undefined) {
+      add(["backends", i], `missing required key "api_version" (provider azure sends it with every request, e.g. api_version: "2024-10-21")`);
+    }
+    if (b.provider !== "azure" && b.api_version !== undefined) {
+      add(["backends", i, "api_version"], `api_version is for provider azure only; remove it (this backend is provider ${String(b.provider)})`, "key");
+    }
     if (isRec(b.timeouts)) positiveDurations(b.timeouts, ["backends", i, "timeouts"], add);
     if (isRec(b.headers)) {
       for (const [name, value] of Object.entries(b.headers)) {

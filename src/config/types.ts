@@ -5,7 +5,7 @@
 //  - Config: the normalized form the runtime is built from (milliseconds, bytes,
 //    parsed addresses, every override resolved). Nothing downstream reads Raw*.
 
-export type Provider = "openai" | "mock";
+export type Provider = "openai" | "anthropic" | "gemini" | "azure" | "mock";
 export type Strategy = "round_robin" | "weighted" | "least_inflight" | "latency" | "priority";
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -24,7 +24,8 @@ export interface RawMock {
 }
 
 export interface RawHealth {
-  path: string;
+  /** Absent: the provider's default (normalize.ts). */
+  path?: string;
   interval: string;
   timeout: string;
   unhealthy_after: number;
@@ -41,6 +42,7 @@ export interface RawBackend {
   name: string;
   url?: string;
   provider: Provider;
+  api_version?: string;
   api_key?: string;
   headers: Record<string, string>;
   weight: number;
@@ -137,6 +139,8 @@ export interface BackendConfig {
   provider: Provider;
   /** Base URL without a trailing slash; "" for provider mock (in-process). */
   url: string;
+  /** provider azure: the api-version query parameter. */
+  apiVersion: string | undefined;
   apiKey: string | undefined;
   headers: Record<string, string>;
   weight: number;

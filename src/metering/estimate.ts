@@ -38,8 +38,10 @@ export function promptText(body: Record<string, unknown>): { text: string; messa
     else if (Array.isArray(v)) for (const x of v) add(x);
     else if (v && typeof v === "object") {
       const o = v as Record<string, unknown>;
-      // content parts: {type:"text", text} / {type:"input_text", text}; images are not counted
+      // content parts: {type:"text", text} / {type:"input_text", text}; images are not
+      // counted. Anthropic's blocks: tool_use carries its input, tool_result its content.
       if (typeof o.text === "string") parts.push(o.text);
+      else if (o.type === "tool_use") parts.push(typeof o.name === "string" ? o.name : "", JSON.stringify(o.input ?? {}));
       else if ("content" in o) add(o.content);
     }
   };
@@ -54,7 +56,8 @@ export function promptText(body: Record<string, unknown>): { text: string; messa
       }
     }
   }
-  if (typeof body.system === "string") parts.push(body.system);
+  // a string (Anthropic), or Anthropic's list of text blocks
+  add(body.system);
   add(body.prompt);
   add(body.input);
   if (typeof body.instructions === "string") parts.push(body.instructions);

@@ -4,6 +4,7 @@
 
 import type { MockProvider } from "./error-bodies.ts";
 import type { StreamScript } from "./event-stream.ts";
+import type { AnswerFeatures } from "./options.ts";
 import type { MockEndpointKind } from "./text.ts";
 
 export type JsonObject = Record<string, unknown>;
@@ -25,6 +26,8 @@ export interface Generation {
   cut: boolean;
   usage: boolean;
   promptTokens: number;
+  /** Cache tokens, thinking, in-stream error: what the request's x-mock-* headers asked for. */
+  features: AnswerFeatures;
 }
 
 export interface CompleteAnswer {

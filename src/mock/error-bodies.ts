@@ -2,10 +2,16 @@
 // against what the real APIs send:
 //   OpenAI:    {"error":{"message","type","param","code"}}
 //   Anthropic: {"type":"error","error":{"type","message"}}
+//   Gemini:    {"error":{"code","message","status"}} (google.rpc.Status; a 429 with
+//              retry-after also carries a RetryInfo detail, which is where Gemini says it)
 // Types per status follow the providers' docs (OpenAI error codes guide; Anthropic
-// "Errors": 400 invalid_request_error ... 529 overloaded_error).
+// "Errors": 400 invalid_request_error ... 529 overloaded_error; Gemini "Troubleshooting":
+// 400 INVALID_ARGUMENT ... 503 UNAVAILABLE, 504 DEADLINE_EXCEEDED).
+//
+// Also the in-stream error events each format has for a failure mid-answer
+// (x-mock-error-after), all "overloaded", the usual cause.
 
-export type MockProvider = "openai" | "anthropic";
+export type MockProvider = "openai" | "anthropic" | "gemini";
 
 function openaiTypeAndCode(status: number): [type: string, code: string | null] {
   switch (status) {
@@ -51,21 +57,70 @@ function anthropicType(status: number): string {
   }
 }
 
+function geminiStatus(status: number): string {
+  switch (status) {
+    case 400:
+      return "INVALID_ARGUMENT";
+    case 401:
+      return "UNAUTHENTICATED";
+    case 403:
+      return "PERMISSION_DENIED";
+    case 404:
+      return "NOT_FOUND";
+    case 409:
+      return "ABORTED";
+    case 429:
+      return "RESOURCE_EXHAUSTED";
+    case 499:
+      return "CANCELLED";
+    case 501:
+      return "UNIMPLEMENTED";
+    case 503:
+      return "UNAVAILABLE";
+    case 504:
+      return "DEADLINE_EXCEEDED";
+    default:
+      return status >= 500 ? "INTERNAL" : "FAILED_PRECONDITION";
+  }
+}
+
 export interface MockErrorOptions {
   /** OpenAI `code`; the status decides it when absent. */
   code?: string | null;
   headers?: Record<string, string>;
 }
 
-export function mockErrorBody(provider: MockProvider, status: number, message: string, code?: string | null): string {
+export function mockErrorBody(provider: MockProvider, status: number, message: string, code?: string | null, retryAfter?: string): string {
   if (provider === "anthropic") return JSON.stringify({ type: "error", error: { type: anthropicType(status), message } });
+  if (provider === "gemini") {
+    const error: Record<string, unknown> = { code: status, message, status: geminiStatus(status) };
+    if (retryAfter !== undefined) error.details = [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: `${retryAfter}s` }];
+    return JSON.stringify({ error });
+  }
   const [type, defaultCode] = openaiTypeAndCode(status);
   return JSON.stringify({ error: { message, type, param: null, code: code === undefined ? defaultCode : code } });
 }
 
 export function mockErrorResponse(provider: MockProvider, status: number, message: string, opts: MockErrorOptions = {}): Response {
-  return new Response(mockErrorBody(provider, status, message, opts.code), {
+  return new Response(mockErrorBody(provider, status, message, opts.code, opts.headers?.["retry-after"]), {
     status,
     headers: { "content-type": "application/json", ...opts.headers },
   });
+}
+
+/** The HTTP status of an overload, which is what a whole answer fails with under x-mock-error-after. */
+export function overloadedStatus(provider: MockProvider): number {
+  return provider === "anthropic" ? 529 : 503;
+}
+
+/** The in-stream error event of an overload, in each SSE format (the Responses API has its own, in openai-responses.ts). */
+export function mockStreamErrorEvent(provider: MockProvider): string {
+  switch (provider) {
+    case "anthropic":
+      return `event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n`;
+    case "gemini":
+      return `data: {"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}\r\n\r\n`;
+    case "openai":
+      return `data: {"error":{"message":"The server is overloaded. Please try again later.","type":"server_error","param":null,"code":null}}\n\n`;
+  }
 }

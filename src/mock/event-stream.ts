@@ -21,6 +21,11 @@ export interface StreamScript {
   token(i: number): string;
   /** Events after the last token (finish reason, usage, [DONE]); built when reached. */
   tail(): string[];
+  /**
+   * The wire format's in-stream error event (overloaded), sent instead of the rest after
+   * `sent` tokens when the timing asks for one; absent when the format has none.
+   */
+  error?(sent: number): string;
 }
 
 export interface StreamTiming {
@@ -30,6 +35,8 @@ export interface StreamTiming {
   stallAfter: number | null;
   /** After this many tokens: reset the connection (null = never). */
   dropAfter: number | null;
+  /** After this many tokens: send the script's error event and end the stream (null = never). */
+  errorAfter: number | null;
 }
 
 /** Where the stream reports progress; implemented by the handler's per-request record. */
@@ -67,7 +74,7 @@ class Pause {
 
 export function eventStream(script: StreamScript, timing: StreamTiming, sink: StreamSink): ReadableStream<Uint8Array> {
   const { signal } = sink;
-  const stopAt = stopPoint(timing, script.tokens);
+  const stopAt = stopPoint(timing, script);
   const pause = new Pause();
   let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   let sent = 0;
@@ -113,7 +120,13 @@ export function eventStream(script: StreamScript, timing: StreamTiming, sink: St
         if (over) return;
       }
       if (sent === stopAt) {
-        if (timing.dropAfter !== null && Math.min(timing.dropAfter, script.tokens) === stopAt) {
+        if (timing.errorAfter !== null && script.error !== undefined && Math.min(timing.errorAfter, script.tokens) === stopAt) {
+          // An error event ends the stream cleanly (the provider's way to say it failed
+          // mid-answer); a drop or stall at the same point gives way to it.
+          c.enqueue(encoder.encode(script.error(sent)));
+          c.close();
+          finish(false);
+        } else if (timing.dropAfter !== null && Math.min(timing.dropAfter, script.tokens) === stopAt) {
           // Bun resets (RST) the connection of an errored body, and a reset makes the
           // peer's kernel throw away bytes it has received but not yet read. Dropping only
           // when the next token would have come (at least DROP_GRACE_MS) lets the reader
@@ -152,19 +165,22 @@ export function eventStream(script: StreamScript, timing: StreamTiming, sink: St
 }
 
 /**
- * The token count at which the stream stalls or drops, if any: the earlier of the two.
- * A count at or past the last token stops before the closing events, so "all tokens but
+ * The token count at which the stream stalls, drops or errors, if any: the earliest. A
+ * count at or past the last token stops before the closing events, so "all tokens but
  * no [DONE]" can be tested too.
  */
-function stopPoint(t: StreamTiming, tokens: number): number | null {
-  const at = t.stallAfter === null ? t.dropAfter : t.dropAfter === null ? t.stallAfter : Math.min(t.stallAfter, t.dropAfter);
-  return at === null ? null : Math.min(at, tokens);
+function stopPoint(t: StreamTiming, script: StreamScript): number | null {
+  let at: number | null = null;
+  for (const n of [t.stallAfter, t.dropAfter, script.error === undefined ? null : t.errorAfter]) {
+    if (n !== null && (at === null || n < at)) at = n;
+  }
+  return at === null ? null : Math.min(at, script.tokens);
 }
 
 /** A stream of a few fixed chunks, then a stall or a reset: a body cut short. */
 export function cutShortStream(chunks: string[], mode: "stall" | "drop", sink: StreamSink): ReadableStream<Uint8Array> {
   const script: StreamScript = { head: chunks, tokens: 0, token: () => "", tail: () => [] };
-  const timing: StreamTiming = { delayMs: 0, firstTokenDelayMs: 0, stallAfter: mode === "stall" ? 0 : null, dropAfter: mode === "drop" ? 0 : null };
+  const timing: StreamTiming = { delayMs: 0, firstTokenDelayMs: 0, stallAfter: mode === "stall" ? 0 : null, dropAfter: mode === "drop" ? 0 : null, errorAfter: null };
   return eventStream(script, timing, sink);
 }
 

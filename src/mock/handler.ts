@@ -7,13 +7,15 @@ import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { anthropicCountTokens, anthropicMessages } from "./anthropic-messages.ts";
 import { isObject, type Generation, type JsonObject, type MockEndpoint } from "./endpoint.ts";
+import { overloadedStatus } from "./error-bodies.ts";
 import { cutShortStream, delay, eventStream, untilAborted } from "./event-stream.ts";
 import { Exchange, nextMatching, notify, type BackendState, type MockRequestEnd, type MockRequestStart, type MockStats } from "./exchange.ts";
+import { geminiCountTokens, geminiGenerate, geminiRoute, type GeminiMethod } from "./gemini-generate.ts";
 import { openaiChat } from "./openai-chat.ts";
 import { openaiCompletions } from "./openai-completions.ts";
 import { openaiEmbeddings } from "./openai-embeddings.ts";
 import { openaiResponses } from "./openai-responses.ts";
-import { MockOptionError, planRequest, resolveMockOptions, type MockOptions, type RequestPlan } from "./options.ts";
+import { MockOptionError, NO_FEATURES, planFeatures, planRequest, resolveMockOptions, type AnswerFeatures, type MockOptions, type RequestPlan } from "./options.ts";
 import { countPromptTokens } from "./text.ts";
 
 export type { MockRequestEnd, MockRequestStart, MockStats } from "./exchange.ts";
@@ -53,6 +55,13 @@ const ROUTES = new Map<string, MockEndpoint>([
   ["/messages/count_tokens", anthropicCountTokens],
 ]);
 
+// Gemini names the model in the path and the method after a colon: /v1beta/models/{model}:{method}.
+const GEMINI_METHODS: Readonly<Record<GeminiMethod, MockEndpoint>> = {
+  generateContent: geminiGenerate,
+  streamGenerateContent: geminiGenerate,
+  countTokens: geminiCountTokens,
+};
+
 const JSON_HEADERS = { "content-type": "application/json" } as const;
 const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache" } as const;
 const HEALTH_BODY = `{"status":"ok"}`;
@@ -83,13 +92,18 @@ async function answer(state: BackendState, req: Request, x: Exchange): Promise<R
     x.end(false);
     return new Response(state.modelsBody, { headers: JSON_HEADERS });
   }
-  const endpoint = ROUTES.get(route);
-  if (endpoint === undefined) return x.fail("openai", 404, `Invalid URL (${req.method} ${x.path})`);
+  let endpoint = ROUTES.get(route);
+  const gemini = endpoint === undefined ? geminiRoute(x.path) : null;
+  if (gemini !== null) endpoint = GEMINI_METHODS[gemini.method];
+  if (endpoint === undefined) return x.fail(x.path.startsWith("/v1beta/") ? "gemini" : "openai", 404, `Invalid URL (${req.method} ${x.path})`);
   if (req.method !== "POST") return x.fail(endpoint.provider, 405, `Method ${req.method} not allowed on ${x.path}; use POST.`);
 
   let plan: RequestPlan | null = null;
+  let features: AnswerFeatures = NO_FEATURES;
   let planError = "";
   try {
+    // Features first: a bad one must leave plan null, which is what answers the 400.
+    features = planFeatures(req.headers);
     plan = planRequest(req.headers, state.opts);
   } catch (err) {
     if (!(err instanceof MockOptionError)) throw err;
@@ -105,8 +119,9 @@ async function answer(state: BackendState, req: Request, x: Exchange): Promise<R
   } catch {
     // answered below, after the x-mock-* faults that do not need a body
   }
-  x.stream = body?.stream === true;
-  x.model = typeof body?.model === "string" ? body.model : "";
+  // Gemini: the method says whether to stream and the path names the model; the body says neither.
+  x.stream = gemini !== null ? gemini.method === "streamGenerateContent" : body?.stream === true;
+  x.model = gemini !== null ? gemini.model : typeof body?.model === "string" ? body.model : "";
   const suffix = `${state.tag}${state.seq.toString(36)}`;
   x.id = endpoint.idPrefix + suffix;
 
@@ -115,6 +130,9 @@ async function answer(state: BackendState, req: Request, x: Exchange): Promise<R
     return x.fail(endpoint.provider, plan.status, "mock error", plan.retryAfter === null ? undefined : { "retry-after": plan.retryAfter });
   }
   if (body === null) return x.fail(endpoint.provider, 400, "We could not parse the JSON body of your request: it must be a JSON object.");
+  if (x.stream && gemini !== null && new URL(req.url).searchParams.get("alt") !== "sse") {
+    return x.fail("gemini", 400, "The mock streams Gemini answers as server-sent events only: call streamGenerateContent with ?alt=sse (the JSON-array form is not implemented).");
+  }
   const invalid = endpoint.validate(body);
   if (invalid !== null) return x.fail(endpoint.provider, 400, invalid);
 
@@ -132,6 +150,7 @@ async function answer(state: BackendState, req: Request, x: Exchange): Promise<R
     cut: tokens < wanted,
     usage: plan.usage,
     promptTokens: x.promptTokens,
+    features,
   };
   const echo = raw ? { "x-mock-request-body-sha256": sha256Hex(raw) } : null;
 
@@ -145,6 +164,7 @@ async function answer(state: BackendState, req: Request, x: Exchange): Promise<R
       firstTokenDelayMs: plan.firstTokenDelayMs,
       stallAfter: plan.hang === "body" ? 0 : plan.hangAfter,
       dropAfter: plan.dropAfter,
+      errorAfter: features.errorAfter,
     };
     x.status = 200;
     return new Response(eventStream(endpoint.stream(g), timing, x), { headers: withEcho(SSE_HEADERS, echo) });
@@ -155,8 +175,13 @@ async function answer(state: BackendState, req: Request, x: Exchange): Promise<R
 
 /** A non-stream answer: wait as long as generating it would take, then send it. */
 async function whole(endpoint: MockEndpoint, g: Generation, plan: RequestPlan, x: Exchange, echo: Record<string, string> | null): Promise<Response> {
-  const generation = endpoint.generates ? plan.firstTokenDelayMs + plan.delayMs * Math.max(0, g.tokens - 1) : 0;
+  const errorAt = endpoint.generates ? g.features.errorAfter : null;
+  const made = errorAt === null ? g.tokens : Math.min(errorAt, g.tokens);
+  const generation = endpoint.generates ? plan.firstTokenDelayMs + plan.delayMs * Math.max(0, made - 1) : 0;
   if (!(await delay(generation, x.signal))) return x.abandon();
+  // x-mock-error-after on a whole answer: the failure a stream reports in-band is, before
+  // any byte went out, the provider's overload status.
+  if (errorAt !== null) return x.fail(endpoint.provider, overloadedStatus(endpoint.provider), "The model is overloaded. Please try again later.");
   const result = endpoint.complete(g);
   x.status = 200;
   if (plan.hang === "body" || plan.hangAfter !== null || plan.dropAfter !== null) {

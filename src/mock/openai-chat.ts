@@ -3,12 +3,21 @@
 // templates: a chunk is its constant prefix + one precomputed token literal + suffix.
 
 import { intField, isObject, SSE_DONE, type Generation, type JsonObject, type MockEndpoint } from "./endpoint.ts";
+import { mockStreamErrorEvent } from "./error-bodies.ts";
 import type { StreamScript } from "./event-stream.ts";
 import { mockCompletionTextJson, mockTokenJson } from "./text.ts";
 import { openaiToolCall, type ToolCall } from "./tools.ts";
 
 export function openaiUsageJson(prompt: number, completion: number): string {
   return `{"prompt_tokens":${prompt},"completion_tokens":${completion},"total_tokens":${prompt + completion}}`;
+}
+
+/** Chat usage; x-mock-cache-read adds cached prompt tokens (prompt_tokens_details, only then, so plain answers stay as they were). */
+function chatUsageJson(g: Generation, completion: number): string {
+  const cached = g.features.cacheRead;
+  if (cached === 0) return openaiUsageJson(g.promptTokens, completion);
+  const prompt = g.promptTokens + cached;
+  return `{"prompt_tokens":${prompt},"completion_tokens":${completion},"total_tokens":${prompt + completion},"prompt_tokens_details":{"cached_tokens":${cached}}}`;
 }
 
 /** stream_options.include_usage: the client asks for the extra usage chunk. */
@@ -31,7 +40,7 @@ function complete(g: Generation): { body: string; tokens: number } {
   const message = tool
     ? `{"role":"assistant","content":null,"tool_calls":[${toolCallJson(g, tool)}],"refusal":null}`
     : `{"role":"assistant","content":${mockCompletionTextJson(tokens)},"refusal":null}`;
-  const usage = g.usage ? `,"usage":${openaiUsageJson(g.promptTokens, tokens)}` : "";
+  const usage = g.usage ? `,"usage":${chatUsageJson(g, tokens)}` : "";
   const body =
     `{"id":"${g.id}","object":"chat.completion","created":${g.created},"model":${g.modelJson},` +
     `"choices":[{"index":0,"message":${message},"logprobs":null,"finish_reason":"${finishReason(g, tool)}"}]${usage}}`;
@@ -58,10 +67,11 @@ function stream(g: Generation): StreamScript {
     token: tool ? (i) => tokenPre + JSON.stringify(tool.fragments[i]) + tokenPost : (i) => tokenPre + mockTokenJson(i) + tokenPost,
     tail() {
       const events = [`${pre}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${finishReason(g, tool)}"}]${u}}\n\n`];
-      if (withUsage) events.push(`${pre}],"usage":${openaiUsageJson(g.promptTokens, tokens)}}\n\n`);
+      if (withUsage) events.push(`${pre}],"usage":${chatUsageJson(g, tokens)}}\n\n`);
       events.push(SSE_DONE);
       return events;
     },
+    error: () => mockStreamErrorEvent("openai"),
   };
 }
 

@@ -3,6 +3,7 @@
 // set stream_options.include_usage, and then "usage":null on every other chunk.
 
 import { intField, SSE_DONE, type Generation, type MockEndpoint } from "./endpoint.ts";
+import { mockStreamErrorEvent } from "./error-bodies.ts";
 import type { StreamScript } from "./event-stream.ts";
 import { includeUsage, openaiUsageJson } from "./openai-chat.ts";
 import { mockCompletionTextJson, mockTokenJson } from "./text.ts";
@@ -34,6 +35,7 @@ function stream(g: Generation): StreamScript {
       events.push(SSE_DONE);
       return events;
     },
+    error: () => mockStreamErrorEvent("openai"),
   };
 }
 

@@ -78,6 +78,8 @@ function stream(g: Generation): StreamScript {
         event(`response.${status}`, 7 + n, `,"response":${responseJson(g, status, item, usage)}`),
       ];
     },
+    // The Responses API's own error event ("Streaming events": error).
+    error: (sent) => event("error", 4 + sent, `,"code":"server_error","message":"The server is overloaded. Please try again later.","param":null`),
   };
 }
 

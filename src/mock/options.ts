@@ -1,6 +1,10 @@
 // What the fake backend does: the process-wide options (from the CLI, the demo config or
 // a test) and the per-request overrides a client asks for with x-mock-* headers. Every
 // fault the test-suite needs is a header, so one mock serves all tests at once.
+//
+// Two plans per request: RequestPlan (length, timing, usage on/off, faults every wire
+// format has: status, hang, drop, gzip, echo) and AnswerFeatures (what only some wire
+// formats can say: prompt-cache tokens, thinking, an error event inside a stream).
 
 export interface MockOptions {
   /** Completion tokens per answer (before max_tokens and friends cut it). */
@@ -126,4 +130,38 @@ export function planRequest(headers: Headers, opts: MockOptions): RequestPlan {
   v = headers.get("x-mock-echo");
   if (v !== null) plan.echo = flag("x-mock-echo", v);
   return plan;
+}
+
+/** Provider features an answer shows on request; each endpoint uses those its wire format has. */
+export interface AnswerFeatures {
+  /**
+   * x-mock-cache-read: N: the prompt also had N tokens read from the provider's prompt
+   * cache, on top of the counted prompt (Anthropic cache_read_input_tokens, OpenAI
+   * prompt_tokens_details.cached_tokens, Gemini cachedContentTokenCount).
+   */
+  cacheRead: number;
+  /** x-mock-cache-write: N: N more prompt tokens written to the cache (Anthropic cache_creation_input_tokens; others have none). */
+  cacheWrite: number;
+  /** x-mock-thinking: N: N thinking tokens before the answer (Anthropic thinking block, Gemini thoughtsTokenCount and thought parts). */
+  thinking: number;
+  /** x-mock-error-after: N: stream N tokens, then the provider's in-stream error event (overloaded), and end the stream. */
+  errorAfter: number | null;
+}
+
+export const NO_FEATURES: AnswerFeatures = Object.freeze({ cacheRead: 0, cacheWrite: 0, thinking: 0, errorAfter: null });
+
+/** The x-mock-* headers of AnswerFeatures; malformed values throw MockOptionError like planRequest. */
+export function planFeatures(headers: Headers): AnswerFeatures {
+  const read = headers.get("x-mock-cache-read");
+  const write = headers.get("x-mock-cache-write");
+  const thinking = headers.get("x-mock-thinking");
+  const errorAfter = headers.get("x-mock-error-after");
+  // The common request has none of them: share one frozen object.
+  if (read === null && write === null && thinking === null && errorAfter === null) return NO_FEATURES;
+  return {
+    cacheRead: read === null ? 0 : wholeNumber("x-mock-cache-read", read),
+    cacheWrite: write === null ? 0 : wholeNumber("x-mock-cache-write", write),
+    thinking: thinking === null ? 0 : wholeNumber("x-mock-thinking", thinking),
+    errorAfter: errorAfter === null ? null : wholeNumber("x-mock-error-after", errorAfter),
+  };
 }

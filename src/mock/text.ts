@@ -113,7 +113,18 @@ function messagesTokens(messages: unknown): number {
   return n;
 }
 
-export type MockEndpointKind = "chat" | "completions" | "embeddings" | "responses" | "messages";
+export type MockEndpointKind = "chat" | "completions" | "embeddings" | "responses" | "messages" | "gemini";
+
+/** Gemini contents: per content, words of its text parts + 3 (functionCall/functionResponse and media parts count 0). */
+function geminiContentsTokens(contents: unknown): number {
+  if (!Array.isArray(contents)) return 0;
+  let n = 0;
+  for (const c of contents) {
+    n += MESSAGE_OVERHEAD;
+    if (c !== null && typeof c === "object") n += contentWords((c as Record<string, unknown>).parts);
+  }
+  return n;
+}
 
 /**
  * The prompt tokens the mock reports for a request body, the one definition of it:
@@ -125,6 +136,8 @@ export type MockEndpointKind = "chat" | "completions" | "embeddings" | "response
  *   item is a message; `instructions`, when given, is one more message.
  * - messages (Anthropic, also count_tokens): like chat, plus `system` (string or text
  *   blocks) as one more message when given.
+ * - gemini (generateContent, countTokens): per content, words of its text parts + 3, plus
+ *   `systemInstruction` as one more content when given.
  * Anything else in the body (tools, images, parameters) counts 0.
  */
 export function countPromptTokens(kind: MockEndpointKind, body: Record<string, unknown>): number {
@@ -144,6 +157,11 @@ export function countPromptTokens(kind: MockEndpointKind, body: Record<string, u
     case "messages": {
       const system = body.system === undefined ? 0 : contentWords(body.system) + MESSAGE_OVERHEAD;
       return system + messagesTokens(body.messages);
+    }
+    case "gemini": {
+      const si = body.systemInstruction ?? body.system_instruction;
+      const system = si !== null && typeof si === "object" ? contentWords((si as Record<string, unknown>).parts) + MESSAGE_OVERHEAD : 0;
+      return system + geminiContentsTokens(body.contents);
     }
   }
 }

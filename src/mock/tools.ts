@@ -68,3 +68,28 @@ export function anthropicToolCall(body: JsonObject, tokens: number): ToolCall | 
   const tool = (choice.type === "tool" ? named.find((t) => t.name === choice.name) : undefined) ?? first;
   return call(tool.name as string, tool.input_schema, tokens);
 }
+
+/**
+ * Gemini: tools [{functionDeclarations: [{name, parameters}]}] (snake_case accepted too, as
+ * the API does); toolConfig.functionCallingConfig mode NONE means text, the first of
+ * allowedFunctionNames picks that function, anything else (AUTO, ANY, absent) the first.
+ */
+export function geminiToolCall(body: JsonObject, tokens: number): ToolCall | null {
+  const tools = body.tools;
+  if (!Array.isArray(tools)) return null;
+  const fns: JsonObject[] = [];
+  for (const t of tools) {
+    if (!isObject(t)) continue;
+    const decls = t.functionDeclarations ?? t.function_declarations;
+    if (Array.isArray(decls)) for (const d of decls) if (isObject(d) && typeof d.name === "string") fns.push(d);
+  }
+  const first = fns[0];
+  if (first === undefined) return null;
+  const toolConfig = body.toolConfig ?? body.tool_config;
+  const config = isObject(toolConfig) ? (toolConfig.functionCallingConfig ?? toolConfig.function_calling_config) : undefined;
+  if (isObject(config) && config.mode === "NONE") return null;
+  const allowed = isObject(config) ? (config.allowedFunctionNames ?? config.allowed_function_names) : undefined;
+  const wanted = Array.isArray(allowed) ? allowed[0] : undefined;
+  const fn = fns.find((f) => f.name === wanted) ?? first;
+  return call(fn.name as string, fn.parameters ?? fn.parametersJsonSchema, tokens);
+}

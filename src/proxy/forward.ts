@@ -20,6 +20,9 @@ import { parseInferenceBody, upstreamBodyText, type InferenceBody } from "./requ
 import { answer } from "./respond.ts";
 import { probeConnect } from "./upstream-client.ts";
 import { openAiErrorBody } from "./upstream-error.ts";
+import { upstreamUrl, wireFor } from "./wire.ts";
+import { anthropicBackendErrorBody, anthropicGatewayErrorBody } from "../providers/anthropic-errors.ts";
+import { TranslationError, type EncodeContext, type Translation } from "../providers/types.ts";
 
 /** Backend statuses worth another target: overload, rate limit, server trouble. */
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
@@ -96,7 +99,7 @@ export async function proxyInference(
     // A client that left mid-upload makes the body read fail: that is a 499, not ours.
     const ge = ex.clientGone || req.signal.aborted ? CLIENT_GONE : asGatewayError(err);
     if (ge.code === "internal_error") services.log.error("internal error", { request_id: info.requestId, error: String(err), stack: (err as Error)?.stack });
-    const body = gatewayErrorBody(ge);
+    const body = endpoint.protocol === "anthropic" ? anthropicGatewayErrorBody(ge) : gatewayErrorBody(ge);
     // The record's bytes_out is the body the client reads (none when it has left).
     if (ge !== CLIENT_GONE) ex.bytesOut = Buffer.byteLength(body);
     ex.finish(ge.status, ge.code);
@@ -106,7 +109,10 @@ export async function proxyInference(
 
 async function tryTargets(req: Request, endpoint: Endpoint, route: Route, body: InferenceBody, ex: Exchange, rt: Runtime, services: Services): Promise<Response> {
   const maxAttempts = 1 + rt.config.retries.attempts;
-  const selector = new TargetSelector(route, performance.now);
+  const selector = new TargetSelector(route, performance.now, Math.random, (t) => {
+    const w = wireFor(endpoint, t.backend.config.provider);
+    return w.kind === "unsuitable" ? w.why : null;
+  });
   let last: AttemptResult | null = null;
   let tried = 0;
   while (tried < maxAttempts) {
@@ -134,12 +140,18 @@ async function tryTargets(req: Request, endpoint: Endpoint, route: Route, body: 
   }
   if (ex.clientGone) throw CLIENT_GONE;
   if (ex.cutByShutdown) throw SHUTDOWN_CUT;
-  if (!last) throw noBackend(route, selector);
+  if (!last) throw selector.skipped.size === 0 && selector.unsuitable.size > 0 ? unsupported(route, endpoint, selector) : noBackend(route, selector);
   if (last.kind === "failed") throw last.error;
   // The last target refused: its status and error go to the client, in OpenAI form.
   ex.bytesOut = Buffer.byteLength(last.body);
   ex.finish(last.status, `upstream_http_${last.status}`);
   return new Response(last.body, { status: last.status, headers: last.headers });
+}
+
+/** No target of the route (or its fallbacks) speaks a protocol this endpoint can be translated to. */
+function unsupported(route: Route, endpoint: Endpoint, selector: TargetSelector): GatewayError {
+  const why = [...selector.unsuitable].map(([name, reason]) => `${name}: ${reason}`).join("; ");
+  return new GatewayError("endpoint_not_supported", `Model "${route.name}" cannot be used on ${endpoint.path}: ${why}.`, { param: "model" });
 }
 
 /** Nothing could be tried: every target is out (ejected, failing probes, rate limited) or full. */
@@ -161,12 +173,42 @@ function backoff(retry: number, baseMs: number): Promise<void> {
 
 async function attempt(req: Request, endpoint: Endpoint, target: Target, body: InferenceBody, ex: Exchange, rt: Runtime, services: Services): Promise<AttemptResult> {
   const backend = target.backend;
-  const hideUsage = body.stream && endpoint.streamUsage === "on_request" && !body.clientIncludeUsage;
-  const upstreamText = upstreamBodyText(body, target.model, hideUsage);
+  const upstreamModel = target.model ?? body.model;
+  const wire = wireFor(endpoint, backend.config.provider);
+  let hideUsage = false;
+  let upstreamText: string;
+  let path = endpoint.path;
+  let translation: { t: Translation; ctx: EncodeContext } | null = null;
+  if (wire.kind === "translate") {
+    const ctx: EncodeContext = {
+      upstreamModel,
+      clientModel: body.model,
+      stream: body.stream,
+      created: Math.floor(ex.info.startedAt / 1000),
+      includeUsage: body.clientIncludeUsage,
+    };
+    try {
+      const encoded = wire.translation.encodeRequest(body.json, ctx);
+      upstreamText = JSON.stringify(encoded.body);
+      path = encoded.path;
+    } catch (err) {
+      // what the client asked for has no equivalent in the backend's protocol (n > 1 for
+      // Anthropic, a server tool for an OpenAI backend): the client's request, not ours
+      if (!(err instanceof TranslationError)) throw err;
+      const error = new GatewayError("invalid_request", `Backend ${backend.name} (provider ${backend.config.provider}) cannot take this request: ${err.message}`, {
+        param: err.param ?? undefined,
+      });
+      return { kind: "failed", error, retryable: false };
+    }
+    translation = { t: wire.translation, ctx };
+  } else {
+    hideUsage = body.stream && endpoint.streamUsage === "on_request" && !body.clientIncludeUsage;
+    upstreamText = upstreamBodyText(body, target.model, hideUsage);
+  }
   const headers = upstreamRequestHeaders(req.headers, backend, ex.info);
-  const url = backend.baseUrl + endpoint.path + ex.info.query;
+  const url = upstreamUrl(backend, path, ex.info.query, upstreamModel, translation !== null);
   ex.backend = backend.name;
-  ex.upstreamModel = target.model ?? body.model;
+  ex.upstreamModel = upstreamModel;
 
   const ac = ex.beginAttempt(backend.state);
   const started = performance.now();
@@ -227,10 +269,15 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
     out.set("content-type", "application/json");
     out.set("x-request-id", ex.requestId);
     for (const h in ex.rateHeaders) out.set(h, ex.rateHeaders[h]!);
-    return { kind: "refused", status: res.status, body: openAiErrorBody(res.status, text, backend.name), headers: out, retryable: RETRY_STATUSES.has(res.status) };
+    const errorBody = translation
+      ? translation.t.decodeError(res.status, text, backend.name)
+      : endpoint.protocol === "anthropic"
+        ? anthropicPassthroughError(res.status, text, backend.name)
+        : openAiErrorBody(res.status, text, backend.name);
+    return { kind: "refused", status: res.status, body: errorBody, headers: out, retryable: RETRY_STATUSES.has(res.status) };
   }
   try {
-    return { kind: "answer", response: await answer(res, { ex, endpoint, backend, rt, ac, deadlines, hideUsage, log: services.log }) };
+    return { kind: "answer", response: await answer(res, { ex, endpoint, backend, rt, ac, deadlines, hideUsage, translation, log: services.log }) };
   } catch (err) {
     // Only the whole-body read of a small JSON answer gets here, before any byte left.
     deadlines.stop();
@@ -238,6 +285,17 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
     ex.releaseBackend();
     return { kind: "failed", error, retryable: false };
   }
+}
+
+/** An Anthropic backend's refusal for an Anthropic client: as sent when it is Anthropic's shape, else put in it. */
+function anthropicPassthroughError(status: number, text: string, backendName: string): string {
+  try {
+    const o = JSON.parse(text) as { type?: unknown; error?: { type?: unknown; message?: unknown } };
+    if (o.type === "error" && typeof o.error?.type === "string" && typeof o.error.message === "string") return text;
+  } catch {
+    // not JSON: put it in shape below
+  }
+  return anthropicBackendErrorBody(status, text, backendName);
 }
 
 function fetchFailure(err: unknown, ac: AbortController, backendName: string): GatewayError {

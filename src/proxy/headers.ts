@@ -60,6 +60,7 @@ export function upstreamRequestHeaders(client: Headers, backend: Backend, info: 
     const prior = h["x-forwarded-for"];
     h["x-forwarded-for"] = prior ? `${prior}, ${info.clientIp}` : info.clientIp;
   }
+  if (backend.defaultHeaders) for (const name in backend.defaultHeaders) h[name] ??= backend.defaultHeaders[name]!;
   // the backend's own credentials and headers, computed once per config
   return Object.assign(h, backend.headers);
 }

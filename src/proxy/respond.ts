@@ -16,6 +16,8 @@ import { clientResponseHeaders } from "./headers.ts";
 import { SseUsageTap } from "./sse-usage-tap.ts";
 import { usageFromJsonText } from "./usage-parse.ts";
 import { completionText } from "./completion-text.ts";
+import { anthropicErrorEvent, anthropicStreamErrorType } from "../providers/anthropic-errors.ts";
+import type { EncodeContext, Translation } from "../providers/types.ts";
 
 /** JSON answers up to this size are read whole; larger ones are streamed. */
 const BUFFER_LIMIT = 1 << 20;
@@ -27,6 +29,8 @@ const TEXT_KEYS: Record<EndpointKind, readonly string[]> = {
   completions: ["text"],
   responses: ["delta"],
   embeddings: [],
+  // Anthropic's text_delta, thinking_delta, input_json_delta
+  messages: ["text", "thinking", "partial_json"],
 };
 
 export interface AnswerContext {
@@ -39,6 +43,8 @@ export interface AnswerContext {
   log: Logger;
   /** The gateway added stream_options.include_usage: hide what it brings. */
   hideUsage: boolean;
+  /** The backend speaks another protocol: its answer is translated for the client. */
+  translation: { t: Translation; ctx: EncodeContext } | null;
 }
 
 /** The reason a read failed: our own abort reason when we aborted, else a backend failure. */
@@ -60,6 +66,7 @@ export function answer(res: Response, ctx: AnswerContext): Response | Promise<Re
     ex.finish(res.status, null);
     return new Response(null, { status: res.status, headers });
   }
+  if (ctx.translation) return translated(res, headers, type, ctx, ctx.translation);
   if (type.startsWith("text/event-stream")) return streamSse(res, headers, ctx);
   const len = Number(res.headers.get("content-length") ?? Number.NaN);
   if (len <= BUFFER_LIMIT) return bufferJson(res, headers, ctx);
@@ -114,7 +121,7 @@ function streamJson(res: Response, headers: Headers, ctx: AnswerContext): Respon
 }
 
 function streamSse(res: Response, headers: Headers, ctx: AnswerContext): Response {
-  const sse = new SseUsageTap({ hideUsage: ctx.hideUsage, textKeys: TEXT_KEYS[ctx.endpoint.kind] });
+  const sse = new SseUsageTap({ hideUsage: ctx.hideUsage, textKeys: TEXT_KEYS[ctx.endpoint.kind], anthropic: ctx.endpoint.protocol === "anthropic" });
   ctx.ex.generated = sse;
   const tap: BodyTap = {
     push: (chunk) => sse.push(chunk),
@@ -125,6 +132,72 @@ function streamSse(res: Response, headers: Headers, ctx: AnswerContext): Respons
     errorEvent: (err) => sseErrorEvent(ctx.endpoint.kind, err),
   };
   return pipe(res, headers, ctx, tap, true);
+}
+
+/** A whole translated answer's generated text, as an estimate source. */
+function plainText(text: string): { keptText(): string; coverage(): number } {
+  const kept = text.slice(0, 16384);
+  return { keptText: () => kept, coverage: () => (kept.length === 0 ? 1 : text.length / kept.length) };
+}
+
+/**
+ * An answer in the backend's protocol, translated for the client: streams event by
+ * event through the translator (nothing held back but an unfinished event), whole JSON
+ * answers read, translated and sent in one piece.
+ */
+function translated(res: Response, headers: Headers, type: string, ctx: AnswerContext, tr: { t: Translation; ctx: EncodeContext }): Response | Promise<Response> {
+  // the backend's framing headers describe its bytes, not ours
+  headers.delete("content-encoding");
+  if (type.startsWith("text/event-stream")) {
+    headers.set("content-type", "text/event-stream; charset=utf-8");
+    const st = tr.t.streamTranslator(tr.ctx);
+    ctx.ex.generated = st;
+    const tap: BodyTap = {
+      push: (chunk) => st.push(chunk),
+      flush: () => st.flush(),
+      end(ex) {
+        ex.usage = st.usage;
+      },
+      errorEvent: (err) => st.errorEvent({ code: err.code, message: err.message, type: err.type }),
+    };
+    return pipe(res, headers, ctx, tap, true);
+  }
+  headers.set("content-type", "application/json");
+  return bufferTranslated(res, headers, ctx, tr);
+}
+
+async function bufferTranslated(res: Response, headers: Headers, ctx: AnswerContext, tr: { t: Translation; ctx: EncodeContext }): Promise<Response> {
+  const { ex, ac, deadlines } = ctx;
+  let text: string;
+  deadlines.reading();
+  try {
+    text = await res.text();
+  } catch (err) {
+    const failure = readFailure(err, ac);
+    if (failure !== CLIENT_GONE) {
+      metrics.upstreamErrors.labels(ctx.backend.name, failure.code).inc();
+      backendFailed(ctx.backend, failure.code, ctx.log);
+    }
+    throw failure;
+  } finally {
+    deadlines.stop();
+  }
+  ex.firstByte();
+  let decoded;
+  try {
+    decoded = tr.t.decodeResponse(text, tr.ctx);
+  } catch (err) {
+    // an answer the gateway cannot read is the backend's failure, like a broken stream
+    const why = err instanceof Error ? err.message : String(err);
+    metrics.upstreamErrors.labels(ctx.backend.name, "upstream_error").inc();
+    backendFailed(ctx.backend, "upstream_error", ctx.log);
+    throw new GatewayError("upstream_error", `Backend ${ctx.backend.name} sent an answer the gateway cannot translate: ${why}`);
+  }
+  ex.bytesOut = Buffer.byteLength(decoded.body);
+  ex.usage = decoded.usage;
+  if (!ex.usage) ex.generated = plainText(decoded.text);
+  ex.finish(res.status, null);
+  return new Response(decoded.body, { status: res.status, headers });
 }
 
 interface BodyTap {
@@ -255,6 +328,7 @@ function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap,
 const encoder = new TextEncoder();
 
 function sseErrorEvent(kind: EndpointKind, err: GatewayError): Uint8Array {
+  if (kind === "messages") return encoder.encode(anthropicErrorEvent(anthropicStreamErrorType(err), err.message, err.code));
   const error = { message: err.message, type: err.type, param: null, code: err.code };
   if (kind === "responses") {
     // The Responses API's own error event; `error` too, which the OpenAI SDKs raise on.

@@ -17,7 +17,7 @@
 //   KEEP_BYTES) and decoded only if an estimate is ever needed.
 
 import type { TokenUsage } from "../metering/usage.ts";
-import { usageFromObject } from "./usage-parse.ts";
+import { mergeAnthropicUsage, usageFromObject } from "./usage-parse.ts";
 
 const USAGE_KEY = '"usage"';
 /** An unfinished event longer than this is passed on as is and the tap stops editing. */
@@ -40,6 +40,12 @@ export interface SseTapOptions {
   hideUsage: boolean;
   /** JSON keys whose string values are generated text ("content", "text", "delta", ...). */
   textKeys: readonly string[];
+  /**
+   * Anthropic's stream: message_start carries the input counts, message_delta the output
+   * count. Usage counts as reported only once a message_delta came: a stream cut before
+   * has only the start's placeholder output count, and is estimated instead.
+   */
+  anthropic?: boolean;
 }
 
 /** Index just past the last event terminator (blank line) in `b`, 0 when none. */
@@ -112,6 +118,8 @@ export class SseUsageTap {
   private keptFull = false;
   /** The unfinished tail of an event split across chunks. */
   private pending: Uint8Array | null = null;
+  /** Anthropic: the usage of message_start, until a message_delta completes it. */
+  private started: TokenUsage | null = null;
   private passthrough = false;
   private readonly keys: Uint8Array[];
 
@@ -267,6 +275,11 @@ export class SseUsageTap {
     try {
       obj = JSON.parse(data) as Record<string, unknown>;
     } catch {
+      return false;
+    }
+    if (this.opts.anthropic) {
+      if (obj.type === "message_start") this.started = mergeAnthropicUsage(null, (obj.message as Record<string, unknown> | undefined)?.usage);
+      else if (obj.usage) this.usage = mergeAnthropicUsage(this.usage ?? this.started, obj.usage);
       return false;
     }
     const direct = usageFromObject(obj.usage);

@@ -27,11 +27,15 @@ export class TargetSelector {
   readonly skipped = new Map<string, Unavailable>();
   /** Soonest time a skipped target may be available again (performance.now ms). */
   retryAt = Infinity;
+  /** Backends passed over because they cannot serve this request at all (`accepts`), with why. */
+  readonly unsuitable = new Map<string, string>();
 
   constructor(
     route: Route,
     private readonly now: () => number,
     private readonly rng: Rng = Math.random,
+    /** Why a target cannot serve this request (its backend's protocol cannot express the endpoint), or null when it can. */
+    private readonly unsuitableWhy: (t: Target) => string | null = () => null,
   ) {
     const seen = new Set<Route>();
     const visit = (r: Route, depth: number) => {
@@ -59,6 +63,11 @@ export class TargetSelector {
       const available: Target[] = [];
       for (const t of route.targets) {
         if (this.tried.has(t.key)) continue;
+        const unsuitable = this.unsuitableWhy(t);
+        if (unsuitable !== null) {
+          this.unsuitable.set(t.backend.name, unsuitable);
+          continue;
+        }
         // weight 0 in a weighted route: drained, no traffic at all
         if (route.strategy === "weighted" && t.weight <= 0) continue;
         const why = unavailability(t.backend.state, t.backend.config, now);

@@ -16,16 +16,47 @@ export interface Backend {
   readonly state: BackendState;
   /** Headers every request to it carries: its api_key and configured headers. */
   readonly headers: Readonly<Record<string, string>>;
+  /** Headers it gets when the client did not send them (anthropic-version). */
+  readonly defaultHeaders: Readonly<Record<string, string>> | null;
   /** One health probe: GET path; true when it answers 2xx within timeoutMs. */
   probe(path: string, timeoutMs: number): Promise<boolean>;
+}
+
+/** The header each provider takes its credential in, and the credential's form. */
+function credential(config: BackendConfig, key: string): [string, string] {
+  switch (config.provider) {
+    case "anthropic":
+      return ["x-api-key", key];
+    case "gemini":
+      return ["x-goog-api-key", key];
+    case "azure":
+      return ["api-key", key];
+    default:
+      return ["authorization", `Bearer ${key}`];
+  }
 }
 
 /** The headers every request to this backend carries (credentials, extra headers). */
 export function backendHeaders(config: BackendConfig): Record<string, string> {
   const h: Record<string, string> = {};
   for (const name in config.headers) h[name.toLowerCase()] = config.headers[name]!;
-  if (config.apiKey) h.authorization = `Bearer ${config.apiKey}`;
+  if (config.apiKey) {
+    const [name, value] = credential(config, config.apiKey);
+    h[name] = value;
+  }
   return h;
+}
+
+/**
+ * Anthropic's API refuses a request without anthropic-version. A client of the
+ * Anthropic front door sends its own (and anthropic-beta), which then wins; an OpenAI
+ * client in front of an Anthropic backend gets this one. A configured header wins over both.
+ */
+const ANTHROPIC_VERSION = "2023-06-01";
+
+export function backendDefaultHeaders(config: BackendConfig): Record<string, string> | null {
+  if (config.provider !== "anthropic" || "anthropic-version" in backendHeaders(config)) return null;
+  return { "anthropic-version": ANTHROPIC_VERSION };
 }
 
 async function probeWith(get: (signal: AbortSignal) => Promise<Response>, timeoutMs: number): Promise<boolean> {
@@ -63,6 +94,7 @@ export function createBackend(config: BackendConfig, state: BackendState): Backe
       network: false,
       state,
       headers: backendHeaders(config),
+      defaultHeaders: null,
       probe: (path, timeoutMs) => probeWith(async (signal) => (await load()).fetch(new Request(MOCK_BASE + path, { signal })), timeoutMs),
     };
   }
@@ -75,6 +107,7 @@ export function createBackend(config: BackendConfig, state: BackendState): Backe
     network: true,
     state,
     headers,
-    probe: (path, timeoutMs) => probeWith((signal) => fetch(config.url + path, { headers, signal, redirect: "manual" }), timeoutMs),
+    defaultHeaders: backendDefaultHeaders(config),
+    probe: (path, timeoutMs) => probeWith((signal) => fetch(config.url + path, { headers: { ...backendDefaultHeaders(config), ...headers }, signal, redirect: "manual" }), timeoutMs),
   };
 }

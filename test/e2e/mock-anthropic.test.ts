@@ -99,6 +99,80 @@ describe("messages through the Anthropic client", () => {
     const r = await client.messages.countTokens({ model: "c", system, messages });
     expect(r.input_tokens).toBe(inputTokens);
   });
+
+  test("max_tokens that cuts a tool call short stops with max_tokens", async () => {
+    const msg = await client.messages.create({ model: "c", max_tokens: 3, messages, tools: [weatherTool] });
+    expect(msg.stop_reason).toBe("max_tokens");
+    expect(msg.usage.output_tokens).toBe(3);
+  });
+});
+
+describe("prompt caching, thinking and in-stream errors on request (x-mock-* headers)", () => {
+  const cache = { "x-mock-cache-read": "100", "x-mock-cache-write": "20" };
+
+  test("x-mock-cache-read and x-mock-cache-write report cache tokens beside the counted input_tokens", async () => {
+    const msg = await client.messages.create({ model: "c", max_tokens: 100, system, messages }, { headers: cache });
+    expect(msg.usage as unknown).toEqual({ input_tokens: inputTokens, cache_read_input_tokens: 100, cache_creation_input_tokens: 20, output_tokens: TOKENS });
+    const streamed = await client.messages.stream({ model: "c", max_tokens: 100, system, messages }, { headers: cache }).finalMessage();
+    expect(streamed.usage).toMatchObject({ input_tokens: inputTokens, cache_read_input_tokens: 100, cache_creation_input_tokens: 20, output_tokens: TOKENS });
+  });
+
+  test("x-mock-thinking: N puts a signed thinking block of N tokens before the answer, counted in output_tokens", async () => {
+    const headers = { "x-mock-thinking": "3" };
+    const msg = await client.messages.create({ model: "c", max_tokens: 100, messages, thinking: { type: "enabled", budget_tokens: 1024 } }, { headers });
+    expect(msg.content.map((b) => b.type)).toEqual(["thinking", "text"]);
+    const thinking = msg.content[0];
+    if (thinking?.type !== "thinking") throw new Error("expected a thinking block");
+    expect(thinking.thinking).toBe(mockCompletionText(3));
+    expect(thinking.signature.length).toBeGreaterThan(10);
+    expect(msg.content[1] as unknown).toEqual({ type: "text", text: mockCompletionText(TOKENS) });
+    expect(msg.usage.output_tokens).toBe(3 + TOKENS);
+
+    const stream = client.messages.stream({ model: "c", max_tokens: 100, messages, thinking: { type: "enabled", budget_tokens: 1024 } }, { headers });
+    const thoughts: string[] = [];
+    stream.on("thinking", (delta) => thoughts.push(delta));
+    const final = await stream.finalMessage();
+    expect(thoughts.join("")).toBe(mockCompletionText(3));
+    expect(final.content).toMatchObject([
+      { type: "thinking", thinking: mockCompletionText(3) },
+      { type: "text", text: mockCompletionText(TOKENS) },
+    ]);
+    expect((final.content[0] as { signature: string }).signature.length).toBeGreaterThan(10);
+    expect(final.usage.output_tokens).toBe(3 + TOKENS);
+  });
+
+  test("thinking before a streamed tool call: the tool_use block is the second one and its input is whole", async () => {
+    const final = await client.messages
+      .stream({ model: "c", max_tokens: 100, messages, tools: [weatherTool] }, { headers: { "x-mock-thinking": "2" } })
+      .finalMessage();
+    expect(final.content.map((b) => b.type)).toEqual(["thinking", "tool_use"]);
+    expect(final.content[1]).toMatchObject({ name: "get_weather", input: { city: mockCompletionText(TOKENS) } });
+    expect(final.stop_reason).toBe("tool_use");
+  });
+
+  test("x-mock-error-after: N streams N tokens, then an `event: error` the SDK raises as an overloaded_error", async () => {
+    const stream = client.messages.stream({ model: "c", max_tokens: 100, messages }, { headers: { "x-mock-error-after": "2" } });
+    const deltas: string[] = [];
+    stream.on("text", (t) => deltas.push(t));
+    const err = await stream.finalMessage().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    const e = err as InstanceType<typeof Anthropic.APIError>;
+    expect(e.error).toEqual({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } });
+    expect(deltas.join("")).toBe(mockCompletionText(2));
+  });
+
+  test("x-mock-error-after on a whole answer is the 529 an overloaded API answers", async () => {
+    const err = await client.messages.create({ model: "c", max_tokens: 10, messages }, { headers: { "x-mock-error-after": "1" } }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect((err as InstanceType<typeof Anthropic.APIError>).status).toBe(529);
+    expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: "error", error: { type: "overloaded_error" } });
+  });
+
+  test("x-mock-drop-after: N cuts an Anthropic stream after N tokens; the SDK sees a failure, not an end", async () => {
+    const stream = client.messages.stream({ model: "c", max_tokens: 100, messages }, { headers: { "x-mock-drop-after": "2" } });
+    const err = await stream.finalMessage().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+  });
 });
 
 describe("error answers as the Anthropic client sees them", () => {
@@ -110,6 +184,32 @@ describe("error answers as the Anthropic client sees them", () => {
     const e = err as InstanceType<typeof Anthropic.APIError>;
     expect(e.status).toBe(529);
     expect(e.error).toEqual({ type: "error", error: { type: "overloaded_error", message: "mock error" } });
+  });
+
+  test("each error status is the SDK's error class with Anthropic's error type", async () => {
+    const cases: [string, new (...args: never[]) => Error, string][] = [
+      ["400", Anthropic.BadRequestError, "invalid_request_error"],
+      ["401", Anthropic.AuthenticationError, "authentication_error"],
+      ["403", Anthropic.PermissionDeniedError, "permission_error"],
+      ["404", Anthropic.NotFoundError, "not_found_error"],
+      ["500", Anthropic.InternalServerError, "api_error"],
+    ];
+    for (const [status, cls, type] of cases) {
+      const err = await client.messages.create({ model: "c", max_tokens: 10, messages }, { headers: { "x-mock-status": status } }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(cls);
+      const e = err as InstanceType<typeof Anthropic.APIError>;
+      expect(e.status).toBe(Number(status));
+      expect(e.type).toBe(type as typeof e.type);
+    }
+  });
+
+  test("a malformed x-mock header is a 400 invalid_request_error that names it", async () => {
+    const err = await client.messages.create({ model: "c", max_tokens: 10, messages }, { headers: { "x-mock-thinking": "lots" } }).then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as InstanceType<typeof Anthropic.APIError>).error).toEqual({
+      type: "error",
+      error: { type: "invalid_request_error", message: 'x-mock-thinking must be a whole number >= 0, got "lots"' },
+    });
   });
 
   test("x-mock-status: 429 with retry-after is a RateLimitError", async () => {

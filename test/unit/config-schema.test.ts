@@ -49,6 +49,8 @@ function objectSchemas(): { where: string; node: SchemaNode }[] {
 const NO_DEFAULT = new Set([
   "#/definitions/backend.url", // required unless provider mock (a semantic check)
   "#/definitions/backend.api_key", // absent = no Authorization header
+  "#/definitions/backend.api_version", // provider azure only, and required there (a semantic check)
+  "#/definitions/health.path", // absent = the provider's default (normalize.ts)
   "#/definitions/backend.timeouts", // absent = the global timeouts
   "#/definitions/target.model", // absent = the client's model name
   "#/definitions/target.weight", // absent = the backend's weight
@@ -99,7 +101,7 @@ const METRICS_KEYS = keys<RawConfig["metrics"]>()("enabled", "path", "key_labels
 const LOG_KEYS = keys<RawConfig["log"]>()("level", "format", "access");
 const TIMEOUTS_KEYS = keys<RawTimeouts>()("connect", "first_byte", "idle", "total");
 const OVERRIDE_KEYS = keys<NonNullable<RawBackend["timeouts"]>>()("connect", "first_byte", "idle", "total");
-const BACKEND_KEYS = keys<RawBackend>()("name", "url", "provider", "api_key", "headers", "weight", "max_inflight", "timeouts", "health", "circuit", "mock");
+const BACKEND_KEYS = keys<RawBackend>()("name", "url", "provider", "api_version", "api_key", "headers", "weight", "max_inflight", "timeouts", "health", "circuit", "mock");
 const MOCK_KEYS = keys<RawMock>()("tokens", "delay", "first_token_delay", "usage");
 const METERING_KEYS = keys<RawConfig["metering"]>()("flush_interval", "retention", "webhook");
 const WEBHOOK_KEYS = keys<RawWebhook>()("url", "secret", "batch", "interval", "timeout", "max_backoff", "headers");
@@ -190,6 +192,13 @@ test("normalizing valid/full.yaml gives a value for every field", async () => {
     else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, `${where}.${k}`);
   };
   walk(r.loaded.config, "config");
-  // the second target of llama-3-8b keeps the client's model name on purpose
-  expect(undefinedAt).toEqual(["config.backends[1].apiKey", "config.models[0].targets[1].model"]);
+  // api_version is only for azure; the azure and mock backends have no api_key; the
+  // second target of llama-3-8b keeps the client's model name on purpose
+  expect(undefinedAt).toEqual([
+    "config.backends[0].apiVersion",
+    "config.backends[1].apiKey",
+    "config.backends[2].apiVersion",
+    "config.backends[2].apiKey",
+    "config.models[0].targets[1].model",
+  ]);
 });
