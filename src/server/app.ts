@@ -7,6 +7,7 @@ import { asGatewayError, errorResponse, GatewayError } from "../errors.ts";
 import { renderMetrics } from "../metrics/metrics.ts";
 import { ENDPOINTS } from "../proxy/endpoints.ts";
 import { proxyInference } from "../proxy/forward.ts";
+import { authenticateRequest } from "../proxy/admission.ts";
 import type { RuntimeHolder } from "../runtime/runtime.ts";
 import type { Services } from "../runtime/services.ts";
 import { redactConfig } from "../config/redact.ts";
@@ -75,10 +76,17 @@ export function createApp(deps: AppDeps): Handler {
     route.selfHandled = true;
     add("POST", endpoint.path, route);
   }
-  add("GET", "/v1/models", (_req, _conn, ctx) => {
+  /** The route names the caller may use: all with auth: none, else its key's allowed ones (a missing or bad key is refused). */
+  const visibleModels = (req: Request): string[] => {
+    const rt = deps.holder.current;
+    const key = authenticateRequest(req, rt, deps.services);
+    const names = rt.routes.names();
+    return key ? names.filter((n) => key.modelAllowed(n)) : names;
+  };
+  add("GET", "/v1/models", (req, _conn, ctx) => {
     const rt = deps.holder.current;
     const created = Math.floor(rt.loadedAt / 1000);
-    const data = rt.routes.names().map((id) => ({ id, object: "model", created, owned_by: "llmproxy" }));
+    const data = visibleModels(req).map((id) => ({ id, object: "model", created, owned_by: "llmproxy" }));
     return json({ object: "list", data }, 200, ctx.requestId);
   });
   add("GET", MODEL_PREFIX, (req, _conn, ctx) => {
@@ -91,7 +99,7 @@ export function createApp(deps: AppDeps): Handler {
       id = path.slice(MODEL_PREFIX.length); // malformed %-encoding: no model has that name
     }
     const rt = deps.holder.current;
-    if (!rt.routes.names().includes(id)) {
+    if (!visibleModels(req).includes(id)) {
       throw new GatewayError("model_not_found", `The model "${id}" does not exist on this gateway; GET /v1/models lists the models it serves.`, { param: "model" });
     }
     return json({ id, object: "model", created: Math.floor(rt.loadedAt / 1000), owned_by: "llmproxy" }, 200, ctx.requestId);

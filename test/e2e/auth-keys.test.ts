@@ -159,6 +159,27 @@ describe("allowlists", () => {
     expect(await errorCode(res)).toBe("model_not_allowed");
   });
 
+  test("GET /v1/models lists the models the key may use; without a key it is refused", async () => {
+    const k = await createKey({ name: "lister", models: ["llama*"] });
+    const list = async (headers: Record<string, string>) => fetch(`${proxy.url}/v1/models`, { headers });
+    const narrow = (await (await list({ authorization: `Bearer ${k.secret}` })).json()) as { data: { id: string }[] };
+    expect(narrow.data.map((m) => m.id)).toEqual(["llama"]);
+    const wide = await createKey({ name: "lister-all" });
+    const all = (await (await list({ authorization: `Bearer ${wide.secret}` })).json()) as { data: { id: string }[] };
+    expect(all.data.map((m) => m.id).sort()).toEqual(["gpt-4o", "llama"]);
+    // the SDK's models.list() works with the same key
+    const client = new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: k.secret });
+    expect((await client.models.list()).data.map((m) => m.id)).toEqual(["llama"]);
+    const none = await list({});
+    expect(none.status).toBe(401);
+    expect(await errorCode(none)).toBe("missing_api_key");
+    // one model outside the allowlist does not exist for this key
+    const one = await fetch(`${proxy.url}/v1/models/gpt-4o`, { headers: { authorization: `Bearer ${k.secret}` } });
+    expect(one.status).toBe(404);
+    expect(await errorCode(one)).toBe("model_not_found");
+    expect((await fetch(`${proxy.url}/v1/models/llama`, { headers: { authorization: `Bearer ${k.secret}` } })).status).toBe(200);
+  });
+
   test("a client address outside the key's CIDRs: 403 ip_not_allowed; inside: allowed", async () => {
     const outside = await createKey({ name: "lan-only", ips: ["10.0.0.0/8", "fd00::/8"] });
     const res = await chat({ authorization: `Bearer ${outside.secret}` });
