@@ -1,7 +1,12 @@
 // Backend base URLs. The request path (/v1/chat/completions, ...) is appended to the
 // base, so a query or fragment in the base would end up in the middle of the request URL,
-// and credentials in the URL would leak into logs: both are refused. A trailing "/v1" is
-// accepted (some people write it), the description in the schema tells what it means.
+// and credentials in the URL would leak into logs: both are refused.
+//
+// Two conventions meet here. A server's address (http://10.0.0.5:8000) gets the whole
+// path, /v1 included. A URL with a path is an API base as the OpenAI SDKs take it,
+// version included (https://api.deepseek.com/v1, https://open.bigmodel.cn/api/paas/v4,
+// https://dashscope-intl.aliyuncs.com/compatible-mode/v1): it gets the path without its
+// /v1. Providers document their base URL in the second form, so both must work.
 
 /** Why s is not an http(s) base URL, or null when it is one. */
 export function httpUrlProblem(s: string): string | null {
@@ -17,6 +22,12 @@ export function httpUrlProblem(s: string): string | null {
   if (u.hash || s.includes("#")) return "must be an http(s) URL without a #fragment";
   if (u.username || u.password) return "must be an http(s) URL without user:password@ (use api_key or headers)";
   return null;
+}
+
+/** Whether the URL names an API base (it has a path), rather than a server's address. */
+export function isApiBase(url: string): boolean {
+  const path = new URL(url).pathname;
+  return path !== "" && path !== "/";
 }
 
 /** The base URL without trailing slashes, so that base + "/v1/..." never doubles one. */

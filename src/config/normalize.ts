@@ -3,7 +3,7 @@
 // here may assume the config passed the schema and the semantic checks.
 
 import { createHash } from "node:crypto";
-import { normalizeBaseUrl } from "./http-url.ts";
+import { isApiBase, normalizeBaseUrl } from "./http-url.ts";
 import { parseListen } from "./listen.ts";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { BackendConfig, Config, LimitSettings, RawBackend, RawConfig, RawLimitSpec, RawTimeouts, RouteConfig, Timeouts } from "./types.ts";
@@ -27,7 +27,8 @@ function defaultProbePath(b: RawBackend): string {
     case "azure":
       return `/openai/models?api-version=${b.api_version ?? ""}`;
     default:
-      return "/v1/models";
+      // an API base (https://api.deepseek.com/v1) has its version in it already
+      return b.url !== undefined && b.provider !== "mock" && isApiBase(b.url) ? "/models" : "/v1/models";
   }
 }
 

@@ -54,7 +54,8 @@ export function wireFor(endpoint: Endpoint, provider: Provider): Wire {
 }
 
 /**
- * The upstream URL. `path` is the endpoint's own (passthrough) or the translation's;
+ * The upstream URL (see config/http-url.ts for the two forms of base URL). `path` is
+ * the endpoint's own (passthrough) or the translation's;
  * the client's query string goes along on passthrough only. Azure names the deployment
  * (the target's model) in the path and wants its api-version.
  */
@@ -64,5 +65,7 @@ export function upstreamUrl(backend: Backend, path: string, query: string, upstr
     if (operation === null) throw new Error(`no Azure operation for ${path}`); // wireFor refused these
     return azureUrl({ baseUrl: backend.baseUrl, deployment: upstreamModel, operation, apiVersion: backend.config.apiVersion });
   }
-  return backend.baseUrl + path + (translated ? "" : query);
+  // an API base has the version in it: /v1/chat/completions becomes /chat/completions
+  const rest = backend.apiBase && path.startsWith("/v1/") ? path.slice(3) : path;
+  return backend.baseUrl + rest + (translated ? "" : query);
 }

@@ -4,12 +4,15 @@ import type { BackendConfig } from "../config/types.ts";
 import type { MockBackend } from "../mock/handler.ts";
 import type { BackendState } from "../routing/backend-state.ts";
 import { upstreamFetch, type FetchFn } from "../proxy/upstream-client.ts";
+import { isApiBase } from "../config/http-url.ts";
 
 export interface Backend {
   readonly name: string;
   readonly config: BackendConfig;
   /** Base URL the request path is appended to. */
   readonly baseUrl: string;
+  /** The base is an API base with its version (https://api.deepseek.com/v1): request paths lose their /v1. */
+  readonly apiBase: boolean;
   readonly fetch: FetchFn;
   /** Whether connect timeouts apply (false for the in-process mock). */
   readonly network: boolean;
@@ -90,6 +93,7 @@ export function createBackend(config: BackendConfig, state: BackendState): Backe
       name: config.name,
       config,
       baseUrl: MOCK_BASE,
+      apiBase: false,
       fetch: async (url, headers, body, signal) => (await load()).fetch(new Request(url, { method: "POST", headers, body, signal })),
       network: false,
       state,
@@ -103,6 +107,7 @@ export function createBackend(config: BackendConfig, state: BackendState): Backe
     name: config.name,
     config,
     baseUrl: config.url,
+    apiBase: isApiBase(config.url),
     fetch: upstreamFetch,
     network: true,
     state,

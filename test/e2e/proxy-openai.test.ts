@@ -30,7 +30,12 @@ backends:
   - name: silent
     url: ${silent.url}
     provider: openai
+  - name: api-base
+    url: ${mock.url}/v1/
+    provider: openai
 models:
+  - name: versioned
+    targets: [{ backend: api-base }]
   - name: no-usage
     targets: [{ backend: silent }]
   - name: llama
@@ -111,6 +116,19 @@ describe("chat completions through the proxy", () => {
     let usage: OpenAI.CompletionUsage | null | undefined;
     for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
     expect(usage?.completion_tokens).toBe(5);
+  });
+});
+
+describe("a backend URL written as an API base, version included (https://api.deepseek.com/v1)", () => {
+  test("requests go to base + /chat/completions and base + /embeddings, not .../v1/v1/...", async () => {
+    const chat = await client.chat.completions.create({ model: "versioned", messages: HELLO });
+    expect(chat.choices[0]!.message.content).toBe(mockCompletionText(5));
+    const stream = await client.chat.completions.create({ model: "versioned", messages: HELLO, stream: true });
+    let text = "";
+    for await (const c of stream) text += c.choices[0]?.delta?.content ?? "";
+    expect(text).toBe(mockCompletionText(5));
+    const emb = await client.embeddings.create({ model: "versioned", input: "hi" });
+    expect(emb.data).toHaveLength(1);
   });
 });
 

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import schema from "../../schemas/config.schema.json" with { type: "json" };
-import { loadConfigFile } from "../../src/config/load.ts";
+import { loadConfigFile, loadConfigText } from "../../src/config/load.ts";
 import type { RawBackend, RawCircuit, RawConfig, RawHealth, RawLimitSpec, RawWebhook, RawMock, RawRoute, RawTarget, RawTimeouts } from "../../src/config/types.ts";
 
 type SchemaNode = {
@@ -201,4 +201,33 @@ test("normalizing valid/full.yaml gives a value for every field", async () => {
     "config.backends[2].apiKey",
     "config.models[0].targets[1].model",
   ]);
+});
+
+test("the health probe's default path follows the provider and the form of the url", () => {
+  const r = loadConfigText(
+    `backends:
+  - { name: vllm, provider: openai, url: "http://10.0.0.5:8000" }
+  - { name: deepseek, provider: openai, url: "https://api.deepseek.com/v1" }
+  - { name: claude, provider: anthropic, url: "https://api.anthropic.com" }
+  - { name: gemini, provider: gemini, url: "https://generativelanguage.googleapis.com" }
+  - { name: azure, provider: azure, url: "https://r.openai.azure.com", api_version: "2024-10-21" }
+  - { name: fake, provider: mock }
+  - { name: own, provider: openai, url: "http://10.0.0.6:8000", health: { path: /health } }
+models:
+  - { name: m, targets: [{ backend: vllm }] }
+`,
+    "probes.yaml",
+    {},
+  );
+  expect(r.ok).toBe(true);
+  if (!r.ok) return;
+  expect(Object.fromEntries(r.loaded.config.backends.map((b) => [b.name, b.health.path]))).toEqual({
+    vllm: "/v1/models",
+    deepseek: "/models",
+    claude: "/v1/models",
+    gemini: "/v1beta/models",
+    azure: "/openai/models?api-version=2024-10-21",
+    fake: "/v1/models",
+    own: "/health",
+  });
 });
