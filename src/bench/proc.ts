@@ -30,3 +30,30 @@ export function rssBytes(pid: number): number {
 export function peakRssBytes(pid: number): number {
   return statusKb(pid, "VmHWM") * 1024;
 }
+
+/** Whether /proc tells this process's CPU time and memory (Linux, and the process exists). */
+export function procReadable(pid: number): boolean {
+  try {
+    cpuSeconds(pid);
+    return Number.isFinite(rssBytes(pid));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The same readings summed over a group of processes (nginx: its master and workers).
+ * A process that has gone away counts as nothing.
+ */
+export function sumOver(pids: readonly number[], read: (pid: number) => number): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const v = read(pid);
+      if (Number.isFinite(v)) total += v;
+    } catch {
+      // exited
+    }
+  }
+  return total;
+}

@@ -43,18 +43,40 @@ export class RawConnection {
 
   private constructor() {}
 
-  static async open(host: string, port: number): Promise<RawConnection> {
+  static async open(host: string, port: number, tls = false): Promise<RawConnection> {
     const c = new RawConnection();
+    // Over TLS the socket opens before the handshake, and bytes written before it ends
+    // are lost: the connection is ready once the handshake succeeded.
+    let shaken: (err: Error | null) => void = () => {};
+    const handshake = tls ? new Promise<void>((resolve, reject) => (shaken = (err) => (err ? reject(err) : resolve()))) : null;
+    // a connection that fails to open rejects it with nobody awaiting it
+    handshake?.catch(() => {});
     c.socket = await Bun.connect({
       hostname: host,
       port,
+      ...(tls ? { tls: { serverName: host } } : {}),
       socket: {
         data: (_s, data) => c.onData(data),
-        close: () => c.fail(new Error("connection closed")),
-        error: (_s, e) => c.fail(e),
+        handshake: (_s, ok, err) => shaken(ok ? null : new Error(`TLS handshake failed: ${(err as { code?: string } | null)?.code ?? err?.message ?? "unknown"}`)),
+        close: () => {
+          shaken(new Error("connection closed"));
+          c.fail(new Error("connection closed"));
+        },
+        error: (_s, e) => {
+          shaken(e);
+          c.fail(e);
+        },
       },
     });
     c.socket.setNoDelay(true);
+    if (handshake) {
+      try {
+        await handshake;
+      } catch (err) {
+        c.abort();
+        throw err;
+      }
+    }
     return c;
   }
 
@@ -78,6 +100,13 @@ export class RawConnection {
   close(): void {
     this.socket?.end();
     this.socket = null;
+  }
+
+  /** Cut the connection now; a request in flight fails (a phase past its time bound). */
+  abort(): void {
+    const s = this.socket;
+    this.fail(new Error("cut: the phase ran past its time bound"));
+    s?.terminate();
   }
 
   private fail(e: Error): void {
@@ -158,7 +187,8 @@ export function postBytes(url: string, path: string, body: string, headers: Reco
   return Buffer.from(head + "\r\n" + body);
 }
 
-export function hostPort(url: string): { host: string; port: number } {
+export function hostPort(url: string): { host: string; port: number; tls: boolean } {
   const u = new URL(url);
-  return { host: u.hostname.replace(/^\[|\]$/g, ""), port: Number(u.port || (u.protocol === "https:" ? 443 : 80)) };
+  const tls = u.protocol === "https:";
+  return { host: u.hostname.replace(/^\[|\]$/g, ""), port: Number(u.port || (tls ? 443 : 80)), tls };
 }

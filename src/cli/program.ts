@@ -5,6 +5,7 @@ import { registerValidate } from "./validate.ts";
 import { registerMock } from "./mock.ts";
 import { registerKeys } from "./keys.ts";
 import { registerUsage } from "./usage.ts";
+import { registerBench } from "./bench.ts";
 
 const EXIT_HELP = `
 Exit codes:
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerUsage(program);
   registerMock(program);
+  registerBench(program);
   registerVersion(program);
   return program;
 }
