@@ -102,9 +102,12 @@ export function mockErrorBody(provider: MockProvider, status: number, message: s
 }
 
 export function mockErrorResponse(provider: MockProvider, status: number, message: string, opts: MockErrorOptions = {}): Response {
-  return new Response(mockErrorBody(provider, status, message, opts.code, opts.headers?.["retry-after"]), {
+  const retryAfter = opts.headers?.["retry-after"];
+  // Google says how long to wait in the body only (RetryInfo), never in a header
+  const headers = provider === "gemini" && retryAfter !== undefined ? Object.fromEntries(Object.entries(opts.headers!).filter(([k]) => k !== "retry-after")) : opts.headers;
+  return new Response(mockErrorBody(provider, status, message, opts.code, retryAfter), {
     status,
-    headers: { "content-type": "application/json", ...opts.headers },
+    headers: { "content-type": "application/json", ...headers },
   });
 }
 

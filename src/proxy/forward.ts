@@ -23,9 +23,10 @@ import { openAiErrorBody } from "./upstream-error.ts";
 import { upstreamUrl, wireFor } from "./wire.ts";
 import { anthropicBackendErrorBody, anthropicGatewayErrorBody } from "../providers/anthropic-errors.ts";
 import { TranslationError, type EncodeContext, type Translation } from "../providers/types.ts";
+import { geminiRetryDelaySeconds } from "../providers/gemini-response.ts";
 
-/** Backend statuses worth another target: overload, rate limit, server trouble. */
-const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
+/** Backend statuses worth another target: overload (529: Anthropic's), rate limit, server trouble. */
+const RETRY_STATUSES = new Set([429, 500, 502, 503, 504, 529]);
 /** Failures before the first byte that another target may not have. */
 const RETRY_CODES = new Set(["upstream_connect_error", "upstream_connect_timeout", "upstream_first_byte_timeout", "upstream_error"]);
 /** Error bodies of refusals are read up to this size. */
@@ -248,7 +249,7 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
     return { kind: "failed", error, retryable: RETRY_CODES.has(error.code) };
   }
   deadlines.headersArrived();
-  backendAnswered(backend, res.status, res.headers.get("retry-after"), performance.now() - started, services.log);
+  const latencyMs = performance.now() - started;
 
   if (res.status >= 400) {
     metrics.upstreamErrors.labels(backend.name, `http_${res.status}`).inc();
@@ -257,6 +258,7 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
       deadlines.reading();
       text = await readErrorText(res);
     } catch (err) {
+      backendAnswered(backend, res.status, res.headers.get("retry-after"), latencyMs, services.log);
       deadlines.stop();
       ex.releaseBackend();
       const error = fetchFailure(err, ac, backend.name);
@@ -264,7 +266,11 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
     }
     deadlines.stop();
     ex.releaseBackend();
+    // Gemini says how long to wait in the body (RetryInfo), not in a Retry-After header
+    const retryAfter = res.headers.get("retry-after") ?? (res.status === 429 && backend.config.provider === "gemini" ? geminiRetryAfter(text) : null);
+    backendAnswered(backend, res.status, retryAfter, latencyMs, services.log);
     const out = new Headers(res.headers);
+    if (retryAfter !== null) out.set("retry-after", retryAfter);
     for (const h of ["content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive"]) out.delete(h);
     out.set("content-type", "application/json");
     out.set("x-request-id", ex.requestId);
@@ -276,6 +282,7 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
         : openAiErrorBody(res.status, text, backend.name);
     return { kind: "refused", status: res.status, body: errorBody, headers: out, retryable: RETRY_STATUSES.has(res.status) };
   }
+  backendAnswered(backend, res.status, null, latencyMs, services.log);
   try {
     return { kind: "answer", response: await answer(res, { ex, endpoint, backend, rt, ac, deadlines, hideUsage, translation, log: services.log }) };
   } catch (err) {
@@ -285,6 +292,11 @@ async function attempt(req: Request, endpoint: Endpoint, target: Target, body: I
     ex.releaseBackend();
     return { kind: "failed", error, retryable: false };
   }
+}
+
+function geminiRetryAfter(text: string): string | null {
+  const s = geminiRetryDelaySeconds(text);
+  return s === null ? null : String(Math.max(1, Math.ceil(s)));
 }
 
 /** An Anthropic backend's refusal for an Anthropic client: as sent when it is Anthropic's shape, else put in it. */
