@@ -8,6 +8,7 @@ import { renderMetrics } from "../metrics/metrics.ts";
 import { ENDPOINTS } from "../proxy/endpoints.ts";
 import { proxyInference } from "../proxy/forward.ts";
 import { authenticateRequest } from "../proxy/admission.ts";
+import { COUNT_TOKENS_PATH, countTokens } from "../proxy/count-tokens.ts";
 import type { RuntimeHolder } from "../runtime/runtime.ts";
 import type { Services } from "../runtime/services.ts";
 import { redactConfig } from "../config/redact.ts";
@@ -76,6 +77,9 @@ export function createApp(deps: AppDeps): Handler {
     route.selfHandled = true;
     add("POST", endpoint.path, route);
   }
+  const count: Route = (req, conn, ctx) => countTokens(req, deps.holder.current, deps.services, { requestId: ctx.requestId, clientIp: conn.clientIp });
+  count.selfHandled = true;
+  add("POST", COUNT_TOKENS_PATH, count);
   /** The route names the caller may use: all with auth: none, else its key's allowed ones (a missing or bad key is refused). */
   const visibleModels = (req: Request): string[] => {
     const rt = deps.holder.current;

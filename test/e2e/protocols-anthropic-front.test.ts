@@ -502,3 +502,48 @@ describe("(b) the Anthropic SDK in front of an Anthropic backend: passthrough", 
     expect((err as AnthropicApiError).apiMessage).toBe("Overloaded");
   });
 });
+
+describe("POST /v1/messages/count_tokens", () => {
+  const request = { model: "qwen", system: SYSTEM, messages: HAIKU };
+
+  test("a route without an Anthropic backend: the gateway's own estimate, the same the metering would make", async () => {
+    const { estimatePromptTokens } = await import("../../src/metering/estimate.ts");
+    const counted = await client.messages.countTokens(request);
+    expect(counted.input_tokens).toBe(await estimatePromptTokens(request));
+    expect(counted.input_tokens).toBeGreaterThan(0);
+  });
+
+  test("a route with an Anthropic backend: its own count, asked under the upstream model name with its key", async () => {
+    const body = { model: "claude-sonnet-4-5-20250929", system: SYSTEM, messages: HAIKU };
+    const direct = (await (await fetch(`${mock.url}/v1/messages/count_tokens`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as {
+      input_tokens: number;
+    };
+    const counted = await client.messages.countTokens({ ...request, model: "claude-sonnet" });
+    expect(counted).toEqual({ input_tokens: direct.input_tokens });
+  });
+
+  test("no usage record and no access-log line: counting is not inference", async () => {
+    const { response } = await client.messages.countTokens(request).withResponse();
+    const id = response.headers.get("x-request-id")!;
+    expect(id).toBeTruthy();
+    // a later request's line arrives; the count's never does
+    const after = await client.messages.create({ model: "qwen", max_tokens: 50, messages: HAIKU }).withResponse();
+    await proxy.accessLine(after.response.headers.get("x-request-id")!);
+    expect(proxy.logs.some((l) => l.msg === "request" && l.request_id === id)).toBe(false);
+  });
+
+  test("errors in Anthropic's shape: no key 401, unknown model 404, no messages 400", async () => {
+    const anonymous = new Anthropic({ apiKey: "", baseURL: proxy.url, maxRetries: 0, defaultHeaders: { "x-api-key": null } });
+    expect(await failure(anonymous.messages.countTokens(request))).toBeInstanceOf(Anthropic.AuthenticationError);
+    const unknown = await failure(client.messages.countTokens({ ...request, model: "nope" }));
+    expect(unknown).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((unknown as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: "error", error: { type: "not_found_error", details: { error_code: "model_not_found" } } });
+    const res = await fetch(`${proxy.url}/v1/messages/count_tokens`, {
+      method: "POST",
+      headers: { "x-api-key": keySecret, "content-type": "application/json" },
+      body: JSON.stringify({ model: "qwen" }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error", details: { error_code: "invalid_request" } } });
+  });
+});
