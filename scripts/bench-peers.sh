@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # llmproxy beside nginx: the same load sent to the fake backend (llmproxy mock) directly,
 # through nginx as a plain reverse proxy (keep-alive upstream, no buffering, so streams
-# flow as they come) and through llmproxy (metering on, as `llmproxy bench` runs it), in
-# one run, each phase against all three in turn. Prints llmproxy's throughput as a share
-# of nginx's, and the other numbers beside each other.
+# flow as they come) and through llmproxy (metering on, as `llmproxy bench` runs it) on
+# Bun and on Node, in one run, each phase against all of them in turn. Prints llmproxy's
+# throughput as a share of nginx's, and the other numbers beside each other.
 #
 #   scripts/bench-peers.sh [--duration 5s] [--concurrency 64] [--rate 2000] [--streams 64]
 #                          [--open-streams 1000] [--no-webhook] [--json]
@@ -13,6 +13,9 @@
 #   NGINX          nginx executable (default /usr/sbin/nginx, the Debian package)
 #   NGINX_WORKERS  worker processes (default 1: one process, like llmproxy)
 #   LLMPROXY_BIN   llmproxy executable (default dist/llmproxy if built, else the sources)
+#   LLMPROXY_MJS   the Node bundle run beside it (default dist/llmproxy.mjs if built;
+#                  set it empty to leave Node out)
+#   NODE           node executable for the bundle (default: node on the PATH)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -27,6 +30,13 @@ else
   llmproxy=("$BUN" "$PWD/cmd/llmproxy.ts")
 fi
 [ -x "$NGINX" ] || { echo "bench-peers: no nginx at $NGINX (apt-get install nginx-light, or set NGINX)" >&2; exit 1; }
+# unset: the built bundle if there is one; set but empty: no Node
+if [ -z "${LLMPROXY_MJS+set}" ] && [ -f dist/llmproxy.mjs ]; then LLMPROXY_MJS="$PWD/dist/llmproxy.mjs"; fi
+node_args=()
+if [ -n "${LLMPROXY_MJS:-}" ]; then
+  [ -f "$LLMPROXY_MJS" ] || { echo "bench-peers: no Node bundle at $LLMPROXY_MJS (npm run build, or set LLMPROXY_MJS= to leave Node out)" >&2; exit 1; }
+  node_args=(--node-bundle "$LLMPROXY_MJS" --node "${NODE:-node}")
+fi
 
 tmp=$(mktemp -d /tmp/llmproxy-bench-peers-XXXXXX)
 # nginx's workers run as nobody when started by root: they must reach the temp dir
@@ -113,4 +123,4 @@ pids="$nginx_pid,${workers%,}"
 
 bin_args=()
 if [ "${llmproxy[0]}" != "$BUN" ]; then bin_args=(--bin "${llmproxy[0]}"); fi
-"$BUN" scripts/bench-peers.ts --backend "$backend" --nginx "http://127.0.0.1:$port" --nginx-pids "$pids" "${bin_args[@]}" "$@"
+"$BUN" scripts/bench-peers.ts --backend "$backend" --nginx "http://127.0.0.1:$port" --nginx-pids "$pids" "${bin_args[@]}" "${node_args[@]}" "$@"

@@ -1,13 +1,16 @@
 // The second half of scripts/bench-peers.sh (which starts the fake backend and nginx in
 // front of it): starts llmproxy in front of the same backend, as `llmproxy bench` does
-// (metering on: SQLite and a webhook receiver here), then measures the same load against
-// the backend directly, nginx and llmproxy, each phase against all three in turn, and
-// prints llmproxy's numbers beside nginx's. Not meant to be run by hand:
+// (metering on: SQLite and a webhook receiver here), on Bun and, with --node-bundle, a
+// second one on Node; then measures the same load against the backend directly, nginx
+// and each llmproxy, each phase against all of them in turn, and prints llmproxy's
+// numbers beside nginx's. Not meant to be run by hand:
 //
 //   bun scripts/bench-peers.ts --backend URL --nginx URL --nginx-pids PID,PID
-//       [--bin PATH] [--duration 5s] [--concurrency 64] [--rate 2000] [--streams 64]
-//       [--open-streams 1000] [--no-webhook] [--json]
+//       [--bin PATH] [--node-bundle dist/llmproxy.mjs [--node PATH]] [--duration 5s]
+//       [--concurrency 64] [--rate 2000] [--streams 64] [--open-streams 1000]
+//       [--no-webhook] [--json]
 
+import { execFileSync } from "node:child_process";
 import { selfCommand } from "../src/bench/children.ts";
 import { Cleanup } from "../src/bench/cleanup.ts";
 import { interruption } from "../src/bench/interrupt.ts";
@@ -21,7 +24,7 @@ import { added, count, formatTable, megabytes, micros, ms, NONE, ROW_LABELS } fr
 import { checkTarget } from "../src/bench/target-check.ts";
 import { benchOptions } from "../src/cli/bench-flags.ts";
 
-const VALUE_FLAGS = ["--backend", "--nginx", "--nginx-pids", "--bin", "--duration", "--concurrency", "--rate", "--streams", "--open-streams"];
+const VALUE_FLAGS = ["--backend", "--nginx", "--nginx-pids", "--bin", "--node-bundle", "--node", "--duration", "--concurrency", "--rate", "--streams", "--open-streams"];
 
 function parseArgs(argv: string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -35,18 +38,32 @@ function parseArgs(argv: string[]): Map<string, string> {
   return out;
 }
 
-type Pair = { nginx: BenchResult; llmproxy: BenchResult };
+/** One llmproxy measured beside nginx. */
+interface Peer {
+  /** "bun 1.4.5", "node 20.20.2": what `llmproxy version --json` says it runs on. */
+  runtime: string;
+  result: BenchResult;
+}
+
+interface Peers {
+  nginx: BenchResult;
+  /** The first is llmproxy on Bun; the second, when measured, on Node. */
+  llmproxy: Peer[];
+}
 
 /** llmproxy beside nginx: a share for throughput, a difference for times, a ratio for costs. */
-function peersTable(p: Pair, heading: string): string[] {
+function peersTable(p: Peers, heading: string): string[] {
   const n = p.nginx;
-  const l = p.llmproxy;
-  const share = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? NONE : `${((a / b) * 100).toFixed(1)}% of nginx`);
+  const share = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? NONE : `${((a / b) * 100).toFixed(1)}%`);
   const minus = (a: number | null, b: number | null) => (a === null || b === null ? NONE : added(a - b));
-  const times = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? NONE : `${(a / b).toFixed(2)}× nginx`);
-  const rows: string[][] = [["metric", "direct", "nginx", "llmproxy", "llmproxy vs nginx"]];
+  const times = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? NONE : `${(a / b).toFixed(2)}×`);
+  // one llmproxy: named as before; two: by runtime ("llmproxy bun", "node vs nginx")
+  const engine = (peer: Peer) => peer.runtime.split(" ")[0]!;
+  const names = p.llmproxy.length === 1 ? ["llmproxy"] : p.llmproxy.map((peer) => `llmproxy ${engine(peer)}`);
+  const versus = p.llmproxy.length === 1 ? ["llmproxy vs nginx"] : p.llmproxy.map((peer) => `${engine(peer)} vs nginx`);
+  const rows: string[][] = [["metric", "direct", "nginx", ...names, ...versus]];
   const row = (label: string, f: (r: BenchResult) => number | null, fmt: (v: number | null) => string, cmp: typeof minus, direct: number | null = null) =>
-    rows.push([label, fmt(direct), fmt(f(n)), fmt(f(l)), cmp(f(l), f(n))]);
+    rows.push([label, fmt(direct), fmt(f(n)), ...p.llmproxy.map((l) => fmt(f(l.result))), ...p.llmproxy.map((l) => cmp(f(l.result), f(n)))]);
   row(ROW_LABELS.throughput(n.throughput.concurrency), (r) => r.throughput.proxy.rps, count, share, n.throughput.direct?.rps ?? null);
   row(ROW_LABELS.latencyP50(n.latency.rate), (r) => r.latency.proxy.p50Ms, ms, minus, n.latency.direct?.p50Ms ?? null);
   row(ROW_LABELS.latencyP99(n.latency.rate), (r) => r.latency.proxy.p99Ms, ms, minus, n.latency.direct?.p99Ms ?? null);
@@ -57,19 +74,25 @@ function peersTable(p: Pair, heading: string): string[] {
   row(ROW_LABELS.burstP99(n.burst.clients), (r) => r.burst.proxy.ttftP99Ms, ms, minus, n.burst.direct?.ttftP99Ms ?? null);
   const o = n.openStreams.streams;
   const done = (c: number | undefined) => (c === undefined ? NONE : `${c}/${o}`);
-  rows.push([ROW_LABELS.openComplete(o), done(n.openStreams.direct?.completed), done(n.openStreams.proxy.completed), done(l.openStreams.proxy.completed), ""]);
+  rows.push([ROW_LABELS.openComplete(o), done(n.openStreams.direct?.completed), done(n.openStreams.proxy.completed), ...p.llmproxy.map((l) => done(l.result.openStreams.proxy.completed))]);
   row(ROW_LABELS.openTtftP99(o), (r) => r.openStreams.proxy.ttftP99Ms, ms, times, n.openStreams.direct?.ttftP99Ms ?? null);
   const res = (r: BenchResult) => r.resources;
-  if (res(n) && res(l)) {
+  if (res(n) && p.llmproxy.every((l) => res(l.result))) {
     row("CPU per plain request", (r) => res(r)!.cpuPerRequestUs, micros, times);
     row("RSS idle", (r) => res(r)!.rssMB.idle, megabytes, times);
     row("RSS after warm-up", (r) => res(r)!.rssMB.afterWarmup, megabytes, times);
     row(`RSS with ${o} open streams`, (r) => res(r)!.rssMB.openStreams, megabytes, times);
   }
   const lines = [heading, "", ...formatTable(rows)];
-  const errors = n.errors + l.errors;
+  const errors = n.errors + p.llmproxy.reduce((sum, l) => sum + l.result.errors, 0);
   if (errors > 0) lines.push("", `${errors} requests failed; the numbers above leave them out.`);
   return lines;
+}
+
+/** What the llmproxy of `command` runs on, from `llmproxy version --json`. */
+function runtimeOf(command: readonly string[]): string {
+  const out = execFileSync(command[0]!, [...command.slice(1), "version", "--json"], { encoding: "utf8" });
+  return (JSON.parse(out) as { runtime: string }).runtime;
 }
 
 async function main(): Promise<number> {
@@ -89,22 +112,32 @@ async function main(): Promise<number> {
   const signals = interruption(cleanup, (s) => new Error(`interrupted by ${s}`), 1);
   const progress = progressLine(!o.json && process.stderr.isTTY === true);
   try {
-    const run = async (): Promise<Pair> => {
-      const command = args.has("--bin") ? [args.get("--bin")!] : selfCommand();
+    const run = async (): Promise<Peers> => {
       const webhook = !args.has("--no-webhook");
-      const local = await startLocal({ command, backends: [args.get("--backend")!], strategy: "round_robin", keys: 0, webhook }, cleanup);
+      const backend = args.get("--backend")!;
+      // Bun's llmproxy (the executable, or the sources under this Bun), then Node's
+      const commands = [args.has("--bin") ? [args.get("--bin")!] : selfCommand()];
+      if (args.has("--node-bundle")) commands.push([args.get("--node") ?? "node", args.get("--node-bundle")!]);
+      const runtimes = commands.map(runtimeOf);
+      const proxies: { target: BenchTarget; pid: number; description: string }[] = [];
+      for (const [i, command] of commands.entries()) {
+        // each its own temp dir, SQLite file and webhook receiver, the same config
+        const local = await startLocal({ command, backends: [backend], strategy: "round_robin", keys: 0, webhook }, cleanup);
+        const name = commands.length === 1 ? "llmproxy" : `llmproxy (${runtimes[i]!.split(" ")[0]})`;
+        const pids = procReadable(local.proxyPid) ? [local.proxyPid] : [];
+        proxies.push({ target: { ...local.proxy, name, pids }, pid: local.proxyPid, description: `${local.description}; ${runtimes[i]}` });
+      }
       const nginxPids = args.get("--nginx-pids")!.split(",").map(Number).filter((p) => p > 0 && procReadable(p));
-      const direct: BenchTarget = local.direct;
+      const direct: BenchTarget = { name: "direct", url: backend, headers: {}, pids: [] };
       const nginx: BenchTarget = { name: "nginx", url: args.get("--nginx")!, headers: {}, pids: nginxPids };
-      const llmproxy: BenchTarget = { ...local.proxy, pids: procReadable(local.proxyPid) ? [local.proxyPid] : [] };
-      const targets = [direct, nginx, llmproxy];
+      const targets = [direct, nginx, ...proxies.map((p) => p.target)];
       const idle = targets.map((t) => sumOver(t.pids, rssBytes));
       for (const t of targets) {
         const check = await checkTarget(t, plan.chatBody, []);
         if (!check.ok) throw new Error(`${t.name} ${t.url}: ${check.problem}`);
       }
-      const [d, n, l] = await measure(targets, plan, idle, progress.update);
-      const setup = (url: string, pid: number | null, description: string, executable: string | null): BenchSetup => ({
+      const [d, n, ...l] = await measure(targets, plan, idle, progress.update);
+      const setup = (url: string, pid: number | null, description: string, executable: string | null, metered: boolean): BenchSetup => ({
         mode: "target",
         proxyUrl: url,
         directUrl: direct.url,
@@ -115,24 +148,38 @@ async function main(): Promise<number> {
         backends: 1,
         strategy: "round_robin",
         keys: 0,
-        webhook: url === llmproxy.url ? webhook : null,
+        webhook: metered ? webhook : null,
       });
       return {
-        nginx: benchResult(setup(nginx.url, nginxPids[0] ?? null, `nginx (pids ${nginxPids.join(", ")}) in front of the backend`, null), plan, d!, n!),
-        llmproxy: benchResult(setup(llmproxy.url, local.proxyPid, local.description, command.join(" ")), plan, d!, l!),
+        nginx: benchResult(setup(nginx.url, nginxPids[0] ?? null, `nginx (pids ${nginxPids.join(", ")}) in front of the backend`, null, false), plan, d!, n!),
+        llmproxy: proxies.map((p, i) => ({
+          runtime: runtimes[i]!,
+          result: benchResult(setup(p.target.url, p.pid, p.description, commands[i]!.join(" "), true), plan, d!, l[i]!),
+        })),
       };
     };
-    const pair = await Promise.race([run(), signals.interrupted]);
+    const peers = await Promise.race([run(), signals.interrupted]);
     signals.settle();
     progress.clear();
     const rps = (r: BenchResult) => r.throughput.proxy.rps;
-    const shareOfNginx = rps(pair.llmproxy) !== null && rps(pair.nginx) ? rps(pair.llmproxy)! / rps(pair.nginx)! : null;
-    if (o.json) process.stdout.write(JSON.stringify({ ...pair, llmproxyThroughputShareOfNginx: shareOfNginx }, null, 2) + "\n");
-    else {
-      const heading = `bench-peers: the backend ${pair.llmproxy.setup.directUrl}, nginx and llmproxy in front of it; ${o.durationMs / 1000} s per phase`;
-      process.stdout.write(peersTable(pair, heading).join("\n") + "\n");
+    const shareOfNginx = (peer: Peer | undefined) => (peer && rps(peer.result) !== null && rps(peers.nginx) ? rps(peer.result)! / rps(peers.nginx)! : null);
+    const [bun, node] = peers.llmproxy;
+    if (o.json) {
+      const json = {
+        nginx: peers.nginx,
+        llmproxy: bun!.result,
+        llmproxyNode: node?.result ?? null,
+        runtimes: { llmproxy: bun!.runtime, llmproxyNode: node?.runtime ?? null },
+        llmproxyThroughputShareOfNginx: shareOfNginx(bun),
+        llmproxyNodeThroughputShareOfNginx: shareOfNginx(node),
+      };
+      process.stdout.write(JSON.stringify(json, null, 2) + "\n");
+    } else {
+      const which = peers.llmproxy.length === 1 ? `llmproxy (${bun!.runtime})` : `llmproxy on ${bun!.runtime} and on ${node!.runtime}`;
+      const heading = `bench-peers: the backend ${peers.nginx.setup.directUrl}, nginx and ${which} in front of it; ${o.durationMs / 1000} s per phase`;
+      process.stdout.write(peersTable(peers, heading).join("\n") + "\n");
     }
-    return pair.nginx.errors + pair.llmproxy.errors > 0 ? 1 : 0;
+    return peers.nginx.errors + peers.llmproxy.reduce((sum, l) => sum + l.result.errors, 0) > 0 ? 1 : 0;
   } finally {
     signals.settle();
     progress.clear();

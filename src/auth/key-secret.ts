@@ -2,11 +2,8 @@
 // CSPRNG). Only the SHA-256 of a secret is ever stored; a fast unsalted hash is right
 // here because the secret is random and long, not a password (nothing to brute-force).
 
-import * as nodeCrypto from "node:crypto";
-import { createHash, randomBytes } from "node:crypto";
-
-// a namespace read, not a named import: a Node older than 20.12 has no hash() to import
-const hash = (nodeCrypto as { hash?: typeof nodeCrypto.hash }).hash;
+import { randomBytes } from "node:crypto";
+import { edges } from "../edges/edges.ts";
 
 export const SECRET_PREFIX = "sk-llmp-";
 /** Random characters after the prefix: 32 × log2(62) ≈ 190 bits. */
@@ -30,15 +27,8 @@ export function generateSecret(): string {
   return out;
 }
 
-// Measured on 40-character secrets under Bun 1.4.5: Bun.SHA256.hash ~140-170 ns,
-// node:crypto hash() ~220 ns, new Bun.CryptoHasher ~360 ns, createHash() ~440-690 ns.
-// Node (issue 10) has no Bun global: its one-shot hash() (Node >= 20.12), else createHash.
-const sha256Hex: (s: string) => string =
-  typeof Bun !== "undefined"
-    ? (s) => Bun.SHA256.hash(s, "hex")
-    : typeof hash === "function"
-      ? (s) => hash("sha256", s, "hex")
-      : (s) => createHash("sha256").update(s).digest("hex");
+// the runtime's fastest SHA-256 (src/edges): this runs on every request
+const sha256Hex = edges.sha256Hex;
 
 /** sha256 hex of the secret as presented: what the store keeps and looks keys up by. */
 export function hashSecret(secret: string): string {

@@ -3,9 +3,9 @@
 // prints its listening line (the mock on stdout, the daemon's "listening" log line on
 // stderr): no polling, no port picked here that someone else could take first.
 
-import { fileURLToPath } from "node:url";
-import type { Subprocess } from "bun";
+import type { BenchChild } from "../edges/types.ts";
 import type { Cleanup } from "./cleanup.ts";
+import { tools } from "./tools.ts";
 
 /** Longest wait for a child's listening line before the benchmark gives up. */
 const READY_TIMEOUT_MS = 15_000;
@@ -13,13 +13,11 @@ const READY_TIMEOUT_MS = 15_000;
 const TAIL_BYTES = 4096;
 
 /**
- * The argv that runs this llmproxy: inside the compiled executable, the executable
- * itself (its bundled modules live under /$bunfs/, as src/daemon/metering.ts checks);
- * from the sources, this runtime and cmd/llmproxy.ts.
+ * The argv that runs this llmproxy: the compiled executable itself, `node
+ * dist/llmproxy.mjs`, or this runtime and cmd/llmproxy.ts from the sources.
  */
 export function selfCommand(): string[] {
-  if (import.meta.url.includes("/$bunfs/")) return [process.execPath];
-  return [process.execPath, fileURLToPath(new URL("../../cmd/llmproxy.ts", import.meta.url))];
+  return tools.selfCommand();
 }
 
 export interface Child {
@@ -40,7 +38,7 @@ class Tail {
   readonly done: Promise<void>;
 
   constructor(
-    stream: ReadableStream<Uint8Array>,
+    stream: AsyncIterable<Uint8Array>,
     private onText: ((text: string) => void) | null = null,
   ) {
     this.done = this.pump(stream);
@@ -55,7 +53,7 @@ class Tail {
     return new TextDecoder().decode(this.bytes).trim();
   }
 
-  private async pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+  private async pump(stream: AsyncIterable<Uint8Array>): Promise<void> {
     const dec = new TextDecoder();
     try {
       for await (const chunk of stream) {
@@ -95,7 +93,7 @@ interface SpawnOptions {
 
 /** Spawn, and register the child with `cleanup` at once: one interrupted while starting is stopped too. */
 async function spawnChild(opts: SpawnOptions, cleanup: Cleanup): Promise<Child> {
-  const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(opts.argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc: BenchChild = tools.spawn(opts.argv);
   const gone = (): boolean => proc.exitCode !== null || proc.signalCode !== null;
   const kill = (): void => {
     if (!gone()) proc.kill("SIGKILL");

@@ -3,6 +3,7 @@
 // the target, so a run against the backend directly and one through the proxy compare
 // like for like.
 
+import { setTimeout as sleep } from "node:timers/promises";
 import { hostPort, postBytes, RawConnection } from "./raw-client.ts";
 import { summarize, type Summary } from "./stats.ts";
 
@@ -214,7 +215,7 @@ export async function streams(
   const phase = new Phase(t, opts.limitMs ?? spread + planned + PHASE_GRACE_MS);
   const client = async (i: number) => {
     // the load's schedule: client i starts its first stream i/concurrency into the spread
-    if (spread > 0) await Bun.sleep((i * spread) / opts.concurrency);
+    if (spread > 0) await sleep((i * spread) / opts.concurrency);
     let c: RawConnection;
     try {
       c = await phase.connect();

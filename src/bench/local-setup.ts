@@ -7,10 +7,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Strategy } from "../config/types.ts";
+import { edges } from "../edges/edges.ts";
 import { spawnMock, spawnProxy } from "./children.ts";
 import type { Cleanup } from "./cleanup.ts";
 import type { BenchTarget } from "./measure.ts";
 import { benchProxyConfig } from "./proxy-config.ts";
+import { openStore } from "../store/store.ts";
 
 export interface LocalOptions {
   /** The argv that runs llmproxy (children are started from it). */
@@ -33,8 +35,6 @@ export interface LocalSetup {
 
 /** A store holding n keys; the secret of one of them, for the load. */
 async function makeKeys(database: string, n: number): Promise<string> {
-  // imported here: only --keys needs the store's code
-  const { openStore } = await import("../store/store.ts");
   const store = openStore(database);
   let secret = "";
   try {
@@ -53,13 +53,17 @@ async function makeKeys(database: string, n: number): Promise<string> {
 
 /** A webhook receiver that accepts every batch, as a fast consumer would. */
 function startWebhookReceiver(cleanup: Cleanup): string {
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
+  const server = edges.startServer({
+    host: "127.0.0.1",
     port: 0,
-    async fetch(req) {
+    // Bun.serve's default (what this receiver had when it was Bun-only); the proxy opens
+    // a new connection for a batch after a quiet spell
+    keepAliveSeconds: 10,
+    handler: async (req) => {
       await req.arrayBuffer();
       return new Response("ok");
     },
+    onError: () => new Response("webhook receiver error", { status: 500 }),
   });
   cleanup.add({ stop: () => server.stop(true), now: () => void server.stop(true) });
   return `http://127.0.0.1:${server.port}/usage`;

@@ -1,10 +1,12 @@
-// A lean HTTP/1.1 client for load generation, on raw keep-alive sockets (Bun.connect).
-// Bun's fetch costs 20-30 µs of CPU per request; on a 2-core machine a load generator
-// that heavy steals the CPU the proxy under test needs and inflates what is measured.
-// This client sends prebuilt request bytes and parses just enough of the answer (status,
-// Content-Length or chunked framing) to know when it ended, like wrk does.
+// A lean HTTP/1.1 client for load generation, on raw keep-alive sockets (Bun.connect
+// under Bun, node:net under Node: src/bench/tools.ts). Bun's fetch costs 20-30 µs of CPU
+// per request; on a 2-core machine a load generator that heavy steals the CPU the proxy
+// under test needs and inflates what is measured. This client sends prebuilt request
+// bytes and parses just enough of the answer (status, Content-Length or chunked
+// framing) to know when it ended, like wrk does.
 
-import type { Socket } from "bun";
+import type { BenchSocket } from "../edges/types.ts";
+import { tools } from "./tools.ts";
 
 export interface RawResponse {
   status: number;
@@ -28,7 +30,7 @@ interface Pending {
 
 /** One keep-alive connection; requests on it go one at a time. */
 export class RawConnection {
-  private socket: Socket | null = null;
+  private socket: BenchSocket | null = null;
   private buf: Buffer = Buffer.alloc(0);
   private pending: Pending | null = null;
   // parse state of the current answer
@@ -45,38 +47,7 @@ export class RawConnection {
 
   static async open(host: string, port: number, tls = false): Promise<RawConnection> {
     const c = new RawConnection();
-    // Over TLS the socket opens before the handshake, and bytes written before it ends
-    // are lost: the connection is ready once the handshake succeeded.
-    let shaken: (err: Error | null) => void = () => {};
-    const handshake = tls ? new Promise<void>((resolve, reject) => (shaken = (err) => (err ? reject(err) : resolve()))) : null;
-    // a connection that fails to open rejects it with nobody awaiting it
-    handshake?.catch(() => {});
-    c.socket = await Bun.connect({
-      hostname: host,
-      port,
-      ...(tls ? { tls: { serverName: host } } : {}),
-      socket: {
-        data: (_s, data) => c.onData(data),
-        handshake: (_s, ok, err) => shaken(ok ? null : new Error(`TLS handshake failed: ${(err as { code?: string } | null)?.code ?? err?.message ?? "unknown"}`)),
-        close: () => {
-          shaken(new Error("connection closed"));
-          c.fail(new Error("connection closed"));
-        },
-        error: (_s, e) => {
-          shaken(e);
-          c.fail(e);
-        },
-      },
-    });
-    c.socket.setNoDelay(true);
-    if (handshake) {
-      try {
-        await handshake;
-      } catch (err) {
-        c.abort();
-        throw err;
-      }
-    }
+    c.socket = await tools.connect({ host, port, tls }, { data: (chunk) => c.onData(chunk), closed: (err) => c.fail(err) });
     return c;
   }
 

@@ -18,6 +18,7 @@ const CONNECT_ERRORS: Record<string, string> = {
   ConnectionRefused: "connection refused (nothing listens there)",
   ECONNREFUSED: "connection refused (nothing listens there)",
   ConnectionClosed: "the connection was closed before an answer",
+  UND_ERR_SOCKET: "the connection was closed before an answer",
   ECONNRESET: "the connection was reset",
   ENOTFOUND: "unknown host",
   FailedToOpenSocket: "cannot open a connection",
@@ -25,9 +26,13 @@ const CONNECT_ERRORS: Record<string, string> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: "its TLS certificate is self-signed",
 };
 
+type ErrorLike = { name?: unknown; code?: unknown; message?: unknown; cause?: unknown };
+
 function connectProblem(err: unknown): string {
-  const e = err as { name?: unknown; code?: unknown; message?: unknown };
-  if (e?.name === "TimeoutError") return `no answer within ${FIRST_ANSWER_MS / 1000} s`;
+  const outer = err as ErrorLike;
+  if (outer?.name === "TimeoutError") return `no answer within ${FIRST_ANSWER_MS / 1000} s`;
+  // Node's fetch (undici) rejects with "fetch failed" and the socket's error as its cause
+  const e = typeof outer?.code !== "string" && outer?.cause && typeof outer.cause === "object" ? (outer.cause as ErrorLike) : outer;
   const code = typeof e?.code === "string" ? e.code : "";
   if (CONNECT_ERRORS[code]) return CONNECT_ERRORS[code];
   const message = typeof e?.message === "string" ? e.message : String(err);

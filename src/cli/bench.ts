@@ -5,6 +5,7 @@
 
 import type { Command } from "commander";
 import { DEFAULTS, benchOptions, type BenchFlags } from "./bench-flags.ts";
+import { runBench } from "./bench-run.ts";
 
 const HELP = `
 Phases, each run against the backend directly, then through the proxy:
@@ -62,7 +63,6 @@ export function registerBench(program: Command): void {
     .addHelpText("after", HELP)
     .action(async (flags: BenchFlags) => {
       const options = benchOptions(flags);
-      const { runBench } = await import("./bench-run.ts");
       await runBench(options);
     });
 }

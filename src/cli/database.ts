@@ -8,7 +8,7 @@ import { Option } from "commander";
 import { resolve } from "node:path";
 import { formatIssue } from "../config/format.ts";
 import { ConfigReadError, loadConfigFile } from "../config/load.ts";
-import type { Store } from "../store/store.ts";
+import { openStore, type Store } from "../store/store.ts";
 import { CliError, EXIT } from "./exit.ts";
 import { defaultConfigPath } from "./validate.ts";
 
@@ -66,8 +66,6 @@ export async function withStore<R>(
   explain: (err: unknown, path: string) => CliError | null = () => null,
 ): Promise<R> {
   const path = await databasePath(opts, memory);
-  // loaded here, not at the top: commands that never touch the database need no SQLite
-  const { openStore } = await import("../store/store.ts");
   let store: Store;
   try {
     store = openStore(path);

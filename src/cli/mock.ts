@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { Logger } from "../log/logger.ts";
 import { CliError, EXIT } from "./exit.ts";
 import { durationFlag, listenFlag, wholeNumberFlag } from "./flags.ts";
+import { startMockServer } from "../mock/server.ts";
 
 interface MockCliOptions {
   listen: string;
@@ -22,8 +23,6 @@ async function runMock(opts: MockCliOptions): Promise<void> {
   const delayMs = durationFlag("--delay", opts.delay);
   const firstTokenDelayMs = durationFlag("--first-token-delay", opts.firstTokenDelay);
 
-  // imported here, not at the top: `llmproxy serve` must not load the mock's code
-  const { startMockServer } = await import("../mock/server.ts");
   let server;
   try {
     server = await startMockServer({ hostname, port, tokens, delayMs, firstTokenDelayMs, usage: opts.usage });

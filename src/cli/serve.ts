@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { runDaemon } from "../daemon/daemon.ts";
 import { CliError, EXIT } from "./exit.ts";
-import { ensureFetchCap } from "./fetch-cap.ts";
+import { edges } from "../edges/edges.ts";
 import { listenFlag } from "./flags.ts";
 import { defaultConfigPath } from "./validate.ts";
 
@@ -40,8 +40,8 @@ Examples:
       // A bad --listen is a bad command line (exit 2), checked before any config is read;
       // the demo would otherwise report it as an invalid config (exit 1).
       if (opts.listen !== undefined) listenFlag("--listen", opts.listen);
-      // Lift Bun's 256-concurrent-fetch cap before any work (re-execs once; see fetch-cap.ts).
-      ensureFetchCap();
+      // Before any work: Bun's 256-concurrent-fetch cap is lifted (re-execs once).
+      edges.prepareUpstream();
       const code = await runDaemon({ file, demo: opts.demo === true, listen: opts.listen ?? null });
       process.exit(code);
     });

@@ -11,7 +11,7 @@ import { log } from "../log/logger.ts";
 import { Runtime, RuntimeHolder } from "../runtime/runtime.ts";
 import { createServices } from "../runtime/services.ts";
 import { createApp } from "../server/app.ts";
-import { startServer, type ServerHandle } from "../server/bun-server.ts";
+import { edges, type ServerHandle } from "../edges/edges.ts";
 import { errorBody } from "../errors.ts";
 import { setBackendSource } from "../metrics/metrics.ts";
 import { KeyService } from "../auth/key-service.ts";
@@ -88,7 +88,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   let server: ServerHandle;
   try {
-    server = startServer({
+    server = edges.startServer({
       host: listen.host,
       port: listen.port,
       keepAliveSeconds: Math.round(first.loaded.config.server.keepAliveMs / 1000),

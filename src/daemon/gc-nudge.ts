@@ -4,6 +4,7 @@
 // 250 ms (the live floor is ~96 MB). So while many requests are in flight, the daemon
 // asks for one. Few requests in flight: nothing is done.
 
+import { edges } from "../edges/edges.ts";
 import { inflightCount } from "../metrics/metrics.ts";
 
 const EVERY_MS = 250;
@@ -11,9 +12,10 @@ const EVERY_MS = 250;
 const MIN_INFLIGHT = 256;
 
 export function startGcNudge(): () => void {
-  if (typeof Bun === "undefined") return () => {};
+  const gcSoon = edges.gcSoon;
+  if (!gcSoon) return () => {};
   const timer = setInterval(() => {
-    if (inflightCount.get() >= MIN_INFLIGHT) Bun.gc(false);
+    if (inflightCount.get() >= MIN_INFLIGHT) gcSoon();
   }, EVERY_MS);
   timer.unref();
   return () => clearInterval(timer);

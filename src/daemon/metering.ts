@@ -4,22 +4,13 @@
 // worker's reports into metrics and log lines.
 
 import type { Config } from "../config/types.ts";
+import { edges } from "../edges/edges.ts";
 import type { Logger } from "../log/logger.ts";
 import { UsageWriter } from "../metering/usage-writer.ts";
 import type { FromWorker, MeteringSettings, ReportResult, ToWorker } from "../metering/worker-protocol.ts";
 import type { UsageQuery } from "../store/usage-report.ts";
 import { metrics } from "../metrics/metrics.ts";
 import type { Services } from "../runtime/services.ts";
-
-/**
- * The worker's script. In the executable it is a second entry point of the build
- * (scripts/build.ts), found by its path from the project root; from the sources, next
- * to this file.
- */
-function workerScript(): string {
-  if (import.meta.url.includes("/$bunfs/")) return "./src/metering/usage-worker.ts";
-  return new URL("../metering/usage-worker.ts", import.meta.url).href;
-}
 
 /** How long a shutdown waits for the worker's last writes. */
 export const STOP_WAIT_MS = 15_000;
@@ -38,8 +29,8 @@ function settingsOf(config: Config): MeteringSettings {
 }
 
 export function startMetering(config: Config, services: Services, log: Logger): Metering {
-  const worker = new Worker(workerScript());
-  const send = (m: ToWorker) => worker.postMessage(m);
+  const worker = edges.startThread("metering");
+  const send = (m: ToWorker) => worker.post(m);
   let current = config;
   let stopped: (() => void) | null = null;
   /** The worker died (it cannot answer "stopped"). */
@@ -47,8 +38,8 @@ export function startMetering(config: Config, services: Services, log: Logger): 
   const reports = new Map<number, (r: ReportResult) => void>();
   let nextReport = 0;
 
-  worker.onmessage = (e: MessageEvent<FromWorker>) => {
-    const m = e.data;
+  worker.onMessage((message) => {
+    const m = message as FromWorker;
     switch (m.type) {
       case "ready":
         metrics.webhookBacklog.set(m.backlog);
@@ -80,14 +71,14 @@ export function startMetering(config: Config, services: Services, log: Logger): 
         stopped?.();
         return;
     }
-  };
-  worker.onerror = (e) => {
+  });
+  worker.onError((e) => {
     failed = true;
     log.error("the metering worker failed; usage records are not stored", { error: e.message });
     for (const answer of reports.values()) answer({ ok: false, error: "the metering worker failed" });
     reports.clear();
     stopped?.();
-  };
+  });
   send({ type: "init", database: config.database, settings: settingsOf(config) });
 
   const writer = new UsageWriter(

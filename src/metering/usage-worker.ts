@@ -3,6 +3,7 @@
 // batches of plain records (usage-writer.ts); SQLite writes (~8 us a record) and the
 // webhook's JSON and HTTP never run where requests are served.
 
+import { edges } from "../edges/edges.ts";
 import type { LogFields, LogSink } from "../log/logger.ts";
 import { migrate } from "../store/migrations.ts";
 import { openDatabase } from "../store/sqlite.ts";
@@ -13,13 +14,13 @@ import { WebhookSender, type DeliveryEvents } from "./webhook.ts";
 import type { FromWorker, MeteringSettings, ReportResult, ToWorker } from "./worker-protocol.ts";
 import type { UsageRow } from "../store/usage-records.ts";
 
-declare const self: { onmessage: ((e: MessageEvent<ToWorker>) => void) | null; postMessage(m: FromWorker): void };
+const parent = edges.threadParent();
 
 const RETENTION_EVERY_MS = 60 * 60_000;
 /** Records kept while the database cannot be written; beyond this the oldest go. */
 const MAX_KEPT = 1_000_000;
 
-const post = (m: FromWorker) => self.postMessage(m);
+const post = (m: FromWorker) => parent.post(m);
 
 /** Log lines go to the daemon's logger, on the main thread. */
 const line =
@@ -92,8 +93,8 @@ function report(query: UsageQuery): ReportResult {
   }
 }
 
-self.onmessage = (e: MessageEvent<ToWorker>) => {
-  const m = e.data;
+parent.onMessage((message) => {
+  const m = message as ToWorker;
   switch (m.type) {
     case "init": {
       settings = m.settings;
@@ -129,4 +130,4 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
       });
       return;
   }
-};
+});

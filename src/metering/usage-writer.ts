@@ -4,12 +4,12 @@
 // metering.flush_interval, or as soon as BATCH records are waiting, so that no single
 // hand-over (and the worker's transaction for it) grows large.
 
-import { randomUUID } from "node:crypto";
+import { edges } from "../edges/edges.ts";
 import type { UsageRow } from "../store/usage-records.ts";
 import type { UsageResult, UsageSink } from "./usage.ts";
 
-/** Time-ordered ids (UUIDv7) where the runtime has them: receivers can sort by id. */
-const newRecordId: () => string = typeof Bun !== "undefined" ? () => Bun.randomUUIDv7() : () => randomUUID();
+/** Time-ordered ids (UUIDv7): receivers can sort by id. */
+const newRecordId = edges.uuidv7;
 
 /**
  * Records per hand-over to the worker. Small: the worker writes a batch in one

@@ -6,6 +6,7 @@
 
 import { readdirSync } from "node:fs";
 import pkg from "../../package.json" with { type: "json" };
+import { edges } from "../edges/edges.ts";
 // The classes one by one rather than the package's index: the index also loads the
 // Pushgateway (http, https, url), cluster aggregation and default metrics, which cost
 // ~11 MB of resident memory in the executable and are not used here.
@@ -204,7 +205,7 @@ export const metrics = {
 for (const result of ["success", "failure", "unchanged"]) metrics.reloads.labels(result).inc(0);
 for (const result of ["success", "failure"]) metrics.webhookDeliveries.labels(result).inc(0);
 
-metrics.buildInfo.labels(pkg.version, typeof Bun !== "undefined" ? `bun ${Bun.version}` : `node ${process.versions.node}`).set(1);
+metrics.buildInfo.labels(pkg.version, edges.runtime).set(1);
 
 // Process metrics, written here rather than with prom-client's collectDefaultMetrics:
 // its event-loop-lag gauges read nonsense under Bun (min 9.2e9 s, NaN means).

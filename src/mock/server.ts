@@ -1,6 +1,7 @@
-// The fake backend on a real socket (Bun.serve): for `llmproxy mock`, benchmarks and
-// end-to-end tests. Everything but the socket lives in handler.ts.
+// The fake backend on a real socket (the runtime's HTTP server edge): for `llmproxy
+// mock`, benchmarks and end-to-end tests. Everything but the socket lives in handler.ts.
 
+import { edges } from "../edges/edges.ts";
 import { createMockBackend, type MockBackend } from "./handler.ts";
 import { resolveMockOptions, type MockOptions } from "./options.ts";
 
@@ -26,18 +27,19 @@ export interface MockServerOptions extends Partial<MockOptions> {
 export async function startMockServer(opts: MockServerOptions = {}): Promise<MockServer> {
   const hostname = opts.hostname ?? "127.0.0.1";
   const backend = createMockBackend(resolveMockOptions(opts), { silentDrops: true, idTag: opts.idTag, now: opts.now });
-  const server = Bun.serve({
-    hostname,
+  const server = edges.startServer({
+    host: hostname,
     port: opts.port ?? 0,
-    fetch(req, srv) {
-      // Bun.serve cuts a request after 10 s without bytes; a mock that streams with long
-      // pauses, or hangs on purpose until the client gives up, must never be cut.
-      srv.timeout(req, 0);
+    keepAliveSeconds: 10,
+    handler(req, conn) {
+      // the server's idle cut (Bun.serve: 10 s without bytes) must never end a mock that
+      // streams with long pauses, or hangs on purpose until the client gives up
+      conn.keepOpen();
       return backend.fetch(req);
     },
+    onError: (err) => new Response(`mock server error: ${String(err)}`, { status: 500 }),
   });
   const port = server.port;
-  if (port === undefined) throw new Error("mock server: Bun.serve did not report a port");
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return {
     url: `http://${host}:${port}`,

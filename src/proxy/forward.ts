@@ -4,7 +4,7 @@
 
 import { asGatewayError, errorResponse, GatewayError, gatewayErrorBody } from "../errors.ts";
 import { metrics } from "../metrics/metrics.ts";
-import type { Connection } from "../server/bun-server.ts";
+import type { Connection } from "../edges/types.ts";
 import { backendAnswered, backendFailed, backendInconclusive } from "../routing/outcomes.ts";
 import type { Route, Target } from "../routing/route-table.ts";
 import { TargetSelector } from "../routing/select.ts";
@@ -110,7 +110,7 @@ export async function proxyInference(
 
 async function tryTargets(req: Request, endpoint: Endpoint, route: Route, body: InferenceBody, ex: Exchange, rt: Runtime, services: Services): Promise<Response> {
   const maxAttempts = 1 + rt.config.retries.attempts;
-  const selector = new TargetSelector(route, performance.now, Math.random, (t) => {
+  const selector = new TargetSelector(route, () => performance.now(), Math.random, (t) => {
     const w = wireFor(endpoint, t.backend.config.provider);
     return w.kind === "unsuitable" ? w.why : null;
   });

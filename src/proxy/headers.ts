@@ -45,12 +45,20 @@ export interface UpstreamHeaderInfo {
   clientIp: string;
 }
 
+/**
+ * Headers as a plain object. Bun's Headers.toJSON() gives it in one native call;
+ * iterating Headers (what other runtimes offer) costs an allocation per entry.
+ * (Repeated set-cookie headers would merge, but a client request carries none, and
+ * cookies are not forwarded anyway.)
+ */
+const headersObject: (h: Headers) => Record<string, string> =
+  typeof (Headers.prototype as { toJSON?: unknown }).toJSON === "function"
+    ? (h) => (h as Headers & { toJSON(): Record<string, string> }).toJSON()
+    : (h) => Object.fromEntries(h);
+
 /** The request headers for the backend (a plain object: cheaper than Headers edits). */
 export function upstreamRequestHeaders(client: Headers, backend: Backend, info: UpstreamHeaderInfo): Record<string, string> {
-  // Bun's Headers.toJSON() gives a plain object in one native call; iterating Headers
-  // costs an allocation per entry. (Repeated set-cookie headers would merge, but a client
-  // request carries none, and cookies are not forwarded anyway.)
-  const h = (client as Headers & { toJSON(): Record<string, string> }).toJSON();
+  const h = headersObject(client);
   for (const name of CLIENT_ONLY) if (name in h) delete h[name];
   const listed = client.get("connection");
   if (listed) for (const name of listed.split(",")) delete h[name.trim().toLowerCase()];

@@ -3,6 +3,7 @@
 // (a client cannot use half a JSON document, and one write is cheaper than a stream);
 // large or unsized JSON answers are streamed and their usage read from the tail.
 
+import { edges } from "../edges/edges.ts";
 import { GatewayError } from "../errors.ts";
 import type { AttemptDeadlines } from "./deadlines.ts";
 import { metrics } from "../metrics/metrics.ts";
@@ -131,7 +132,7 @@ function streamSse(res: Response, headers: Headers, ctx: AnswerContext): Respons
     },
     errorEvent: (err) => sseErrorEvent(ctx.endpoint.kind, err),
   };
-  return pipe(res, headers, ctx, tap, true);
+  return pipe(res, headers, ctx, tap, edges.serverHoldsHeaders);
 }
 
 /** A whole translated answer's generated text, as an estimate source. */
@@ -160,7 +161,7 @@ function translated(res: Response, headers: Headers, type: string, ctx: AnswerCo
       },
       errorEvent: (err) => st.errorEvent({ code: err.code, message: err.message, type: err.type }),
     };
-    return pipe(res, headers, ctx, tap, true);
+    return pipe(res, headers, ctx, tap, edges.serverHoldsHeaders);
   }
   headers.set("content-type", "application/json");
   return bufferTranslated(res, headers, ctx, tr);
@@ -213,7 +214,7 @@ interface BodyTap {
 
 /**
  * Bun.serve holds a streamed answer's header section back until the first body byte
- * (oven-sh/bun#33660). A backend that sends its headers and then thinks (a long
+ * (oven-sh/bun#33660; edges.serverHoldsHeaders, false under Node). A backend that sends its headers and then thinks (a long
  * prefill) would leave the client without even a status line. When no event came
  * within this time, one SSE comment line goes out, which every SSE parser ignores.
  */

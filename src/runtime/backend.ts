@@ -1,7 +1,7 @@
 // A backend as the runtime uses it: its config, how to call it, and its shared state.
 
 import type { BackendConfig } from "../config/types.ts";
-import type { MockBackend } from "../mock/handler.ts";
+import { createMockBackend, type MockBackend } from "../mock/handler.ts";
 import type { BackendState } from "../routing/backend-state.ts";
 import { upstreamFetch, type FetchFn } from "../proxy/upstream-client.ts";
 import { isApiBase } from "../config/http-url.ts";
@@ -77,12 +77,13 @@ const MOCK_BASE = "http://mock.llmproxy.internal";
 
 export function createBackend(config: BackendConfig, state: BackendState): Backend {
   if (config.provider === "mock") {
-    // Loaded on the first request: a gateway without mock backends never pays for the
-    // mock's code (its wire formats, zlib for the gzip fault).
+    // Made on the first request. (Not a dynamic import of the mock's code: Bun's bundler
+    // then puts a second copy of modules that are also imported statically into the
+    // bundle, and instanceof fails across the copies.)
     let mock: Promise<MockBackend> | null = null;
     const load = () =>
-      (mock ??= import("../mock/handler.ts").then((m) =>
-        m.createMockBackend({
+      (mock ??= Promise.resolve(
+        createMockBackend({
           tokens: config.mock.tokens,
           delayMs: config.mock.delayMs,
           firstTokenDelayMs: config.mock.firstTokenDelayMs,

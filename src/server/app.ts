@@ -14,7 +14,7 @@ import type { Services } from "../runtime/services.ts";
 import { redactConfig } from "../config/redact.ts";
 import { keysApi } from "../admin/keys-api.ts";
 import { usageApi, type UsageReporter } from "../admin/usage-api.ts";
-import type { Connection, Handler } from "./bun-server.ts";
+import type { Connection, Handler } from "../edges/types.ts";
 import { newRequestId } from "./request-id.ts";
 
 export interface ReloadOutcome {

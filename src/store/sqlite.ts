@@ -1,11 +1,12 @@
-// The one SQLite adapter under Bun (bun:sqlite; better-sqlite3 does not load in Bun).
-// Everything outside src/store sees only the Db interface from db.ts.
+// Opening the database, whatever the runtime: the file's creation and checks, the
+// pragmas and the Db interface (db.ts) over the runtime's SQLite driver (bun:sqlite in
+// sqlite-bun.ts, better-sqlite3 in sqlite-node.ts; src/edges picks one). Everything
+// outside src/store sees only Db.
 //
 // Opening is where operators meet the database, so every way it can fail becomes one
 // DatabaseOpenError naming the file and what to do about it.
 
-import { Database } from "bun:sqlite";
-import type { SQLQueryBindings } from "bun:sqlite";
+import { edges, type SqliteDriver } from "../edges/edges.ts";
 import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Db, SqlValue, Statement } from "./db.ts";
@@ -53,6 +54,8 @@ function openError(path: string, err: unknown): DatabaseOpenError {
       return new DatabaseOpenError(path, code, `cannot write to database ${path}: it is read-only; run as its owner or ${FIX}`);
     case "SQLITE_CORRUPT":
       return new DatabaseOpenError(path, code, `database ${path} is damaged (${messageOf(err)}); restore it from a backup or ${FIX}`);
+    case "SQLITE_DRIVER_MISSING":
+      return new DatabaseOpenError(path, code, `cannot open database ${path}: ${messageOf(err)}`);
     default:
       return new DatabaseOpenError(path, code, `cannot open database ${path}: ${messageOf(err)}; ${FIX}`);
   }
@@ -105,17 +108,12 @@ function checkExisting(path: string): void {
   }
 }
 
-function bindings(params: SqlValue[]): SQLQueryBindings[] {
-  // SqlValue is a subset of what bun:sqlite binds; the cast only narrows the tuple type
-  return params as SQLQueryBindings[];
-}
-
-class BunDb implements Db {
+class DriverDb implements Db {
   readonly path: string;
-  readonly #raw: Database;
+  readonly #raw: SqliteDriver;
   readonly #dataVersion: Statement<{ data_version: number }>;
 
-  constructor(path: string, raw: Database) {
+  constructor(path: string, raw: SqliteDriver) {
     this.path = path;
     this.#raw = raw;
     this.#dataVersion = this.prepare<{ data_version: number }>("PRAGMA data_version");
@@ -126,16 +124,12 @@ class BunDb implements Db {
   }
 
   prepare<T = unknown>(sql: string): Statement<T> {
-    const stmt = this.#raw.prepare<T, SQLQueryBindings[]>(sql);
-    return {
-      run: (...params) => ({ changes: stmt.run(...bindings(params)).changes }),
-      get: (...params) => stmt.get(...bindings(params)),
-      all: (...params) => stmt.all(...bindings(params)),
-    };
+    // the driver's statement serves as it is: SqlValue is what both drivers bind
+    return this.#raw.prepare<T>(sql);
   }
 
   transaction<R>(fn: () => R): R {
-    return this.#raw.transaction(fn).immediate();
+    return this.#raw.immediate(fn);
   }
 
   dataVersion(): number {
@@ -155,17 +149,24 @@ class BunDb implements Db {
  */
 export function openDatabase(path: string): Db {
   const memory = path === ":memory:";
-  if (!memory) createPrivateFile(path);
-  let raw: Database | undefined;
+  let open: (path: string) => SqliteDriver;
   try {
-    raw = new Database(path, { readwrite: true, create: memory });
+    // first: where there is no driver, say so before a file is made
+    open = edges.loadSqlite();
+  } catch (err) {
+    throw openError(path, err);
+  }
+  if (!memory) createPrivateFile(path);
+  let raw: SqliteDriver | undefined;
+  try {
+    raw = open(path);
     // busy_timeout first: switching to WAL needs a lock another process may hold
     raw.exec(`PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}`);
     // the first statement that reads the file: a non-database fails here (SQLITE_NOTADB)
     raw.exec("PRAGMA journal_mode=WAL");
     raw.exec("PRAGMA synchronous=NORMAL");
     raw.exec("PRAGMA foreign_keys=ON");
-    return new BunDb(path, raw);
+    return new DriverDb(path, raw);
   } catch (err) {
     raw?.close();
     throw openError(path, err);

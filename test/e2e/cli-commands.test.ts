@@ -1,11 +1,12 @@
 // The command line as a contract: version, --help on every command, exit 2 on a bad
 // command line, and how errors are printed (one `llmproxy: <message>` line on stderr, a
 // stack trace only under --debug). With LLMPROXY_BIN set, this runs against the compiled
-// executable.
+// executable or the Node bundle.
 
 import { describe, expect, test } from "bun:test";
 import pkg from "../../package.json" with { type: "json" };
 import { runCli } from "../helpers/daemon.ts";
+import { runtimeUnderTest } from "../helpers/spawn.ts";
 
 const STACK_FRAME = /^\s+at /m;
 
@@ -13,14 +14,14 @@ describe("llmproxy version", () => {
   test("prints the version, the runtime and the platform (exit 0)", async () => {
     const r = await runCli(["version"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`llmproxy ${pkg.version} (bun ${Bun.version}, ${process.platform}-${process.arch})\n`);
+    expect(r.stdout).toBe(`llmproxy ${pkg.version} (${runtimeUnderTest()}, ${process.platform}-${process.arch})\n`);
     expect(r.stderr).toBe("");
   });
 
   test("--json prints one JSON document", async () => {
     const r = await runCli(["version", "--json"]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ version: pkg.version, runtime: `bun ${Bun.version}`, platform: `${process.platform}-${process.arch}` });
+    expect(JSON.parse(r.stdout)).toEqual({ version: pkg.version, runtime: runtimeUnderTest(), platform: `${process.platform}-${process.arch}` });
   });
 
   test("--version prints the bare version", async () => {

@@ -181,6 +181,21 @@ models: [{ name: x, targets: [{ backend: m }] }]
     }
   });
 
+  test("a port held by another llmproxy: the second one exits 1 instead of sharing the port", async () => {
+    // a daemon's socket must not allow SO_REUSEPORT (Bun turns it on for production
+    // servers), or a second daemon would start and take half of the traffic
+    const first = await startProxy({ config: "backends: [{ name: m, provider: mock }]\nmodels: [{ name: x, targets: [{ backend: m }] }]\n" });
+    try {
+      const address = first.url.replace("http://", "");
+      const second = await runCli(["serve", "--demo", "--listen", address]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(address);
+      expect(second.stderr).toContain("in use");
+    } finally {
+      await first.stop();
+    }
+  });
+
   test("a bad --listen: exit 1 (an invalid value), naming the value", async () => {
     const r = await runCli(["serve", "--demo", "--listen", "nonsense"]);
     expect(r.code).toBe(1);

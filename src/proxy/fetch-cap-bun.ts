@@ -9,7 +9,7 @@ const VAR = "BUN_CONFIG_MAX_HTTP_REQUESTS";
 export const FETCH_CAP = "65535";
 
 export function ensureFetchCap(): void {
-  if (typeof Bun === "undefined" || process.env[VAR]) return;
+  if (process.env[VAR]) return;
   const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string | undefined>) => never }).execve;
   if (!execve) return;
   // In a `bun build --compile` executable argv[1] is the embedded entry (/$bunfs/...),
