@@ -52,8 +52,8 @@ async function makeKeys(database: string, n: number): Promise<string> {
 }
 
 /** A webhook receiver that accepts every batch, as a fast consumer would. */
-function startWebhookReceiver(cleanup: Cleanup): string {
-  const server = edges.startServer({
+async function startWebhookReceiver(cleanup: Cleanup): Promise<string> {
+  const server = await edges.startServer({
     host: "127.0.0.1",
     port: 0,
     // Bun.serve's default (what this receiver had when it was Bun-only); the proxy opens
@@ -80,7 +80,7 @@ export async function startLocal(opts: LocalOptions, cleanup: Cleanup): Promise<
   mkdirSync(join(dir, "data"));
   const database = join(dir, "data", "usage.db");
   const secret = opts.keys > 0 ? await makeKeys(database, opts.keys) : null;
-  const webhookUrl = opts.webhook ? startWebhookReceiver(cleanup) : null;
+  const webhookUrl = opts.webhook ? await startWebhookReceiver(cleanup) : null;
 
   const mockArgs = ["--tokens", "16", "--delay", "0"];
   const urls =

@@ -88,7 +88,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   let server: ServerHandle;
   try {
-    server = edges.startServer({
+    server = await edges.startServer({
       host: listen.host,
       port: listen.port,
       keepAliveSeconds: Math.round(first.loaded.config.server.keepAliveMs / 1000),

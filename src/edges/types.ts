@@ -129,7 +129,8 @@ export interface BenchTools {
 export interface Edges {
   /** "bun 1.4.5" or "node 20.20.2": for `version`, build_info and logs. */
   readonly runtime: string;
-  startServer(opts: ServerOptions): ServerHandle;
+  /** Resolves once the socket listens; rejects with the listen error (code EADDRINUSE, ...). */
+  startServer(opts: ServerOptions): Promise<ServerHandle>;
   /**
    * The server sends a streamed answer's header section only with its first body byte
    * (Bun.serve, oven-sh/bun#33660): src/proxy/respond.ts then sends an SSE comment when

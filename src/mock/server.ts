@@ -27,7 +27,7 @@ export interface MockServerOptions extends Partial<MockOptions> {
 export async function startMockServer(opts: MockServerOptions = {}): Promise<MockServer> {
   const hostname = opts.hostname ?? "127.0.0.1";
   const backend = createMockBackend(resolveMockOptions(opts), { silentDrops: true, idTag: opts.idTag, now: opts.now });
-  const server = edges.startServer({
+  const server = await edges.startServer({
     host: hostname,
     port: opts.port ?? 0,
     keepAliveSeconds: 10,

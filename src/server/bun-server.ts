@@ -4,7 +4,7 @@
 
 import type { Connection, ServerHandle, ServerOptions } from "../edges/types.ts";
 
-export function startServer(opts: ServerOptions): ServerHandle {
+export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
   const { handler } = opts;
   const server = Bun.serve({
     hostname: opts.host,
