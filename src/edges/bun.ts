@@ -67,6 +67,7 @@ export const runtimeEdges: Edges = {
   runtime: `bun ${Bun.version}`,
   startServer,
   serverHoldsHeaders: true,
+  wholeResponse: (body, status, headers) => new Response(body, { status, headers }),
   upstreamFetch,
   prepareUpstream: ensureFetchCap,
   probeConnect,

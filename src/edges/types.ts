@@ -43,6 +43,9 @@ export interface ServerHandle {
   pending(): number;
 }
 
+/** A whole answer's body (Edges.wholeResponse). */
+export type WholeBody = string | ArrayBuffer | Uint8Array;
+
 // ---- upstream client ----
 
 /** POST a JSON body upstream; the answer's body streams as it arrives, undecoded headers kept truthful. */
@@ -137,6 +140,12 @@ export interface Edges {
    * a backend is slow to start, so that the client gets its status line.
    */
   readonly serverHoldsHeaders: boolean;
+  /**
+   * `new Response(body, { status, headers })` for a body that is whole in memory, in the
+   * form the server sends fastest (Node: its bytes, without the Web stream undici's
+   * Response makes of any body). `headers` becomes the Response's own: not used after.
+   */
+  wholeResponse(body: WholeBody, status: number, headers: Headers): Response;
   upstreamFetch: FetchFn;
   /**
    * Called first by commands that proxy, before any work: whatever the runtime needs so

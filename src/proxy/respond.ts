@@ -20,6 +20,8 @@ import { completionText } from "./completion-text.ts";
 import { anthropicErrorEvent, anthropicStreamErrorType } from "../providers/anthropic-errors.ts";
 import type { EncodeContext, Translation } from "../providers/types.ts";
 
+/** Statuses whose answers have no body (the Fetch standard's null body statuses). */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 /** JSON answers up to this size are read whole; larger ones are streamed. */
 const BUFFER_LIMIT = 1 << 20;
 /** Of a streamed JSON answer, this much of the end is kept to find its usage. */
@@ -62,7 +64,9 @@ export function answer(res: Response, ctx: AnswerContext): Response | Promise<Re
   for (const h in ex.rateHeaders) headers.set(h, ex.rateHeaders[h]!);
   ex.answered = true;
   const type = res.headers.get("content-type") ?? "";
-  if (res.body === null) {
+  // Only these statuses come without a body (both upstream clients), and the status is
+  // looked at first: reading `body` would make the stream that a whole read never needs.
+  if (NULL_BODY_STATUSES.has(res.status) && res.body === null) {
     ex.firstByte();
     ex.finish(res.status, null);
     return new Response(null, { status: res.status, headers });
@@ -98,7 +102,7 @@ async function bufferJson(res: Response, headers: Headers, ctx: AnswerContext): 
   ex.usage = usageFromJsonText(text);
   if (!ex.usage) ex.generated = completionText(text);
   ex.finish(res.status, null);
-  return new Response(buf, { status: res.status, headers });
+  return edges.wholeResponse(buf, res.status, headers);
 }
 
 function streamJson(res: Response, headers: Headers, ctx: AnswerContext): Response {
@@ -198,7 +202,7 @@ async function bufferTranslated(res: Response, headers: Headers, ctx: AnswerCont
   ex.usage = decoded.usage;
   if (!ex.usage) ex.generated = plainText(decoded.text);
   ex.finish(res.status, null);
-  return new Response(decoded.body, { status: res.status, headers });
+  return edges.wholeResponse(decoded.body, res.status, headers);
 }
 
 interface BodyTap {

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Connection, ServerHandle, ServerOptions } from "../edges/types.ts";
+import { wholeBytes } from "./node-response.ts";
 import { GONE, noop, toRequest, type IncomingRequest, type Reader, type ReadResult } from "./node-request.ts";
 
 class NodeConnection implements Connection {
@@ -94,6 +95,9 @@ function writeHead(res: ServerResponse, response: Response, length: number | nul
 /** Write an answer. A body that is whole at once goes in one write with its length. */
 async function send(x: InFlight, response: Response): Promise<void> {
   const { res } = x;
+  // an answer whole in memory: its bytes, without making and reading its body stream
+  const whole = x.gone || x.head ? null : wholeBytes(response);
+  if (whole !== null) return sendWhole(x, response, whole.byteLength ? whole : null);
   const body = response.body;
   if (x.gone || body === null || x.head) {
     if (body) body.cancel().catch(noop);
