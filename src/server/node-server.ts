@@ -8,7 +8,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import type { Connection, ServerHandle, ServerOptions } from "../edges/types.ts";
 import { wholeBytes } from "./node-response.ts";
+import { errorBody } from "../errors.ts";
 import { GONE, noop, toRequest, type IncomingRequest, type Reader, type ReadResult } from "./node-request.ts";
+
+/**
+ * A request that cannot be a Request: a method the Fetch standard forbids (CONNECT,
+ * TRACE, TRACK), a Host header that would change the path ("evil/admin?"), a target that
+ * does not parse. Refused before routing, in the gateway's error shape.
+ */
+const UNREADABLE = errorBody(
+  "invalid_request",
+  "The request cannot be read: its method (CONNECT, TRACE and TRACK are refused), Host header or target is not valid.",
+  "invalid_request_error",
+);
 
 class NodeConnection implements Connection {
   readonly clientIp: string;
@@ -238,7 +250,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
     const request = toRequest(msg);
     if (!request) {
       x.ended = true;
-      res.writeHead(400, { "content-type": "text/plain", connection: "close" }).end("Bad Request");
+      res.writeHead(400, { "content-type": "application/json", connection: "close" }).end(UNREADABLE);
       return;
     }
     x.request = request;
