@@ -19,11 +19,11 @@
 // request here, 73 µs with request() + Readable.toWeb, 270 µs with undici.fetch.
 
 import * as net from "node:net";
-import * as zlib from "node:zlib";
 import { Agent, errors, type Dispatcher } from "undici";
 import type { ConnectProbe, FetchFn } from "../edges/types.ts";
 import { connectTarget } from "./connect-target.ts";
 import { BareResponse } from "../server/node-response.ts";
+import { ACCEPT_ENCODING, decodingFor, type Decoding } from "./upstream-node-decoding.ts";
 
 /**
  * One keep-alive pool per backend origin for the whole process.
@@ -42,23 +42,6 @@ const agent = new Agent({
   bodyTimeout: 0,
   connect: { timeout: 120_000 },
 });
-
-/** Codings we decode, so the ones we ask for (Bun's fetch asks for the same, plus zstd). */
-const DECODERS: Record<string, () => Zstream> = {
-  // Z_SYNC_FLUSH at the end as well: a stream cut short by the backend yields what it
-  // had instead of an "unexpected end of file" (what undici.fetch and curl do)
-  gzip: () => zlib.createGunzip({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH }),
-  "x-gzip": () => zlib.createGunzip({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH }),
-  deflate: () => zlib.createInflate({ flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH }),
-  br: () =>
-    zlib.createBrotliDecompress({
-      flush: zlib.constants.BROTLI_OPERATION_FLUSH,
-      finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH,
-    }),
-};
-const ACCEPT_ENCODING = "gzip, deflate, br";
-/** More codings than this is an attack, not an answer (undici.fetch's limit, after curl's CVE-2022-32206). */
-const MAX_CODINGS = 5;
 
 /** The stream's buffer before the socket is paused: the size of one socket read. */
 const BODY_HIGH_WATER = 64 * 1024;
@@ -403,32 +386,6 @@ function validReason(statusText: string | undefined): string | undefined {
 
 function nullBodyResponse(status: number, headers: Headers, statusText: string | undefined): Response {
   return new Response(null, { status, statusText: validReason(statusText), headers });
-}
-
-type Zstream = zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress;
-
-/** Decoders piped one into the next: the body is written to `input`, read from `output`. */
-interface Decoding {
-  input: Zstream;
-  output: Zstream;
-  all: Zstream[];
-}
-
-/** How to decode a content-encoding, null for none; throws for codings we cannot decode. */
-function decodingFor(contentEncoding: string | null): Decoding | null {
-  if (contentEncoding === null) return null;
-  const codings = contentEncoding.toLowerCase().split(",").map((c) => c.trim()).filter((c) => c !== "" && c !== "identity");
-  if (codings.length === 0) return null;
-  if (codings.length > MAX_CODINGS) throw new Error(`the backend's answer has ${codings.length} content-encodings, at most ${MAX_CODINGS} are accepted`);
-  // the last coding listed was applied last, so it is undone first (RFC 9110 §8.4)
-  const all = codings.reverse().map((coding) => {
-    const make = DECODERS[coding];
-    // passing the bytes on would hand clients a body they cannot read (headers.ts drops content-encoding)
-    if (!make) throw new Error(`the backend's answer has content-encoding "${coding}", which llmproxy on Node cannot decode`);
-    return make();
-  });
-  for (let i = 1; i < all.length; i++) all[i - 1]!.pipe(all[i]!);
-  return { input: all[0]!, output: all[all.length - 1]!, all };
 }
 
 /**
