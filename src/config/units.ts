@@ -68,3 +68,33 @@ export function parseSize(s: string | number): number | null {
   const bytes = Math.round(Number(m[1]) * factor);
   return Number.isSafeInteger(bytes) ? bytes : null;
 }
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Date.UTC rolls 2027-02-30 over to March; a real date reads back the same. */
+function utcDate(y: number, mo: number, d: number): number | null {
+  const ms = Date.UTC(y, mo - 1, d);
+  const back = new Date(ms);
+  return back.getUTCFullYear() === y && back.getUTCMonth() === mo - 1 && back.getUTCDate() === d ? ms : null;
+}
+
+/**
+ * A point in time as operators write it (key expiry, usage report periods): a UTC date
+ * ("2027-01-31", its 00:00) or a date and time with a zone ("2027-01-31T12:00:00Z",
+ * "...+02:00", optional seconds and milliseconds); ms since the epoch, null otherwise.
+ */
+export function parseAbsoluteTime(s: string): number | null {
+  const date = DATE_RE.exec(s);
+  // a bare date is the start of that UTC day: "--expires 2027-01-31" stops working on the 31st
+  if (date) return utcDate(Number(date[1]), Number(date[2]), Number(date[3]));
+  const dt = DATE_TIME_RE.exec(s);
+  if (!dt) return null;
+  const day = utcDate(Number(dt[1]), Number(dt[2]), Number(dt[3]));
+  const [h, mi, sec] = [Number(dt[4]), Number(dt[5]), Number(dt[6] ?? 0)];
+  if (day === null || h > 23 || mi > 59 || sec > 59) return null;
+  const zone = dt[8] as string;
+  const offsetMin = zone === "Z" ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+  const frac = Number((dt[7] ?? "0").padEnd(3, "0"));
+  return day + ((h * 60 + mi - offsetMin) * 60 + sec) * 1000 + frac;
+}

@@ -4,7 +4,7 @@
 
 import { cidrProblem } from "../auth/cidr.ts";
 import { globProblem } from "../auth/globs.ts";
-import { parseDuration } from "../config/units.ts";
+import { parseAbsoluteTime, parseDuration } from "../config/units.ts";
 import type { KeyPatch, NewKey } from "./types.ts";
 
 export const NAME_MAX = 200;
@@ -69,31 +69,6 @@ export function keyInputProblems(input: NewKey | KeyPatch, mode: "create" | "upd
 
 export const EXPIRY_HINT = 'use a duration from now (30d, 12h), a UTC date (2027-01-31), a date and time with a zone (2027-01-31T12:00:00Z), or "never"';
 
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** Date.UTC rolls 2027-02-30 over to March; a real date reads back the same. */
-function utcDate(y: number, mo: number, d: number): number | null {
-  const ms = Date.UTC(y, mo - 1, d);
-  const back = new Date(ms);
-  return back.getUTCFullYear() === y && back.getUTCMonth() === mo - 1 && back.getUTCDate() === d ? ms : null;
-}
-
-function absoluteTime(s: string): number | null {
-  const date = DATE_RE.exec(s);
-  // a bare date is the start of that UTC day: "--expires 2027-01-31" stops working on the 31st
-  if (date) return utcDate(Number(date[1]), Number(date[2]), Number(date[3]));
-  const dt = DATE_TIME_RE.exec(s);
-  if (!dt) return null;
-  const day = utcDate(Number(dt[1]), Number(dt[2]), Number(dt[3]));
-  const [h, mi, sec] = [Number(dt[4]), Number(dt[5]), Number(dt[6] ?? 0)];
-  if (day === null || h > 23 || mi > 59 || sec > 59) return null;
-  const zone = dt[8] as string;
-  const offsetMin = zone === "Z" ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
-  const frac = Number((dt[7] ?? "0").padEnd(3, "0"));
-  return day + ((h * 60 + mi - offsetMin) * 60 + sec) * 1000 + frac;
-}
-
 /**
  * An expiry as operators write it: "30d" (from now), "2027-01-31" (00:00 UTC that day),
  * "2027-01-31T12:00:00Z" (a zone is required: a time without one means different
@@ -106,7 +81,7 @@ export function parseExpiry(s: string, now: number): { ok: true; value: number |
     if (duration <= 0) return { ok: false, problem: `"${s}" is no time at all; ${EXPIRY_HINT}` };
     return { ok: true, value: now + duration };
   }
-  const at = absoluteTime(s);
+  const at = parseAbsoluteTime(s);
   if (at === null) {
     const noZone = /^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(s);
     return { ok: false, problem: noZone ? `"${s}" has no time zone: add Z (UTC) or an offset like +02:00` : `"${s}" is not a duration or a date; ${EXPIRY_HINT}` };

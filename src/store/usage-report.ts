@@ -15,7 +15,7 @@
 // is not nearest-rank, and is not in every build (better-sqlite3 under Node).
 
 import type { Db } from "./db.ts";
-import { parseDuration } from "../config/units.ts";
+import { parseAbsoluteTime, parseDuration } from "../config/units.ts";
 
 export const USAGE_BY = ["key", "model", "backend", "route", "day"] as const;
 export type UsageBy = (typeof USAGE_BY)[number];
@@ -281,30 +281,6 @@ export function usageKeyKnown(db: Db, id: string): boolean {
 export const USAGE_BY_HINT = `one of ${USAGE_BY.join(", ")}`;
 export const REPORT_TIME_HINT = "use a duration back from now (24h, 7d, 90m), a UTC date (2026-01-31 = its 00:00), or a date and time with a zone (2026-01-31T12:00:00Z)";
 
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** Date.UTC rolls 2026-02-30 over to March; a real date reads back the same. */
-function utcDate(y: number, mo: number, d: number): number | null {
-  const ms = Date.UTC(y, mo - 1, d);
-  const back = new Date(ms);
-  return back.getUTCFullYear() === y && back.getUTCMonth() === mo - 1 && back.getUTCDate() === d ? ms : null;
-}
-
-function absoluteTime(s: string): number | null {
-  const date = DATE_RE.exec(s);
-  if (date) return utcDate(Number(date[1]), Number(date[2]), Number(date[3]));
-  const dt = DATE_TIME_RE.exec(s);
-  if (!dt) return null;
-  const day = utcDate(Number(dt[1]), Number(dt[2]), Number(dt[3]));
-  const [h, mi, sec] = [Number(dt[4]), Number(dt[5]), Number(dt[6] ?? 0)];
-  if (day === null || h > 23 || mi > 59 || sec > 59) return null;
-  const zone = dt[8] as string;
-  const offsetMin = zone === "Z" ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
-  const frac = Number((dt[7] ?? "0").padEnd(3, "0"));
-  return day + ((h * 60 + mi - offsetMin) * 60 + sec) * 1000 + frac;
-}
-
 /**
  * A bound of the period: "24h" (that long before `now`), "2026-01-31" (00:00 UTC that
  * day) or "2026-01-31T12:00:00Z" (a zone is required: without one the same text means
@@ -316,7 +292,7 @@ export function parseReportTime(s: string, now: number): { ok: true; value: numb
     if (duration <= 0) return { ok: false, problem: `"${s}" is no time at all; ${REPORT_TIME_HINT}` };
     return { ok: true, value: now - duration };
   }
-  const at = absoluteTime(s);
+  const at = parseAbsoluteTime(s);
   if (at !== null) return { ok: true, value: at };
   const noZone = /^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(s);
   return { ok: false, problem: noZone ? `"${s}" has no time zone: add Z (UTC) or an offset like +02:00` : `"${s}" is not a duration or a date; ${REPORT_TIME_HINT}` };
