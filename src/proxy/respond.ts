@@ -80,22 +80,29 @@ export function answer(res: Response, ctx: AnswerContext): Response | Promise<Re
 
 const decoder = new TextDecoder();
 
-async function bufferJson(res: Response, headers: Headers, ctx: AnswerContext): Promise<Response> {
-  const { ex, ac, deadlines } = ctx;
-  let buf: ArrayBuffer;
-  deadlines.reading();
+/**
+ * A whole answer's body, under the reading deadlines. A failure other than the client
+ * leaving counts against the backend (metrics, health) and is thrown as the gateway's error.
+ */
+async function readWhole<T>(read: () => Promise<T>, ctx: AnswerContext): Promise<T> {
+  ctx.deadlines.reading();
   try {
-    buf = await res.arrayBuffer();
+    return await read();
   } catch (err) {
-    const failure = readFailure(err, ac);
+    const failure = readFailure(err, ctx.ac);
     if (failure !== CLIENT_GONE) {
       metrics.upstreamErrors.labels(ctx.backend.name, failure.code).inc();
       backendFailed(ctx.backend, failure.code, ctx.log);
     }
     throw failure;
   } finally {
-    deadlines.stop();
+    ctx.deadlines.stop();
   }
+}
+
+async function bufferJson(res: Response, headers: Headers, ctx: AnswerContext): Promise<Response> {
+  const { ex } = ctx;
+  const buf = await readWhole(() => res.arrayBuffer(), ctx);
   ex.firstByte();
   ex.bytesOut = buf.byteLength;
   const text = decoder.decode(buf);
@@ -172,21 +179,8 @@ function translated(res: Response, headers: Headers, type: string, ctx: AnswerCo
 }
 
 async function bufferTranslated(res: Response, headers: Headers, ctx: AnswerContext, tr: { t: Translation; ctx: EncodeContext }): Promise<Response> {
-  const { ex, ac, deadlines } = ctx;
-  let text: string;
-  deadlines.reading();
-  try {
-    text = await res.text();
-  } catch (err) {
-    const failure = readFailure(err, ac);
-    if (failure !== CLIENT_GONE) {
-      metrics.upstreamErrors.labels(ctx.backend.name, failure.code).inc();
-      backendFailed(ctx.backend, failure.code, ctx.log);
-    }
-    throw failure;
-  } finally {
-    deadlines.stop();
-  }
+  const { ex } = ctx;
+  const text = await readWhole(() => res.text(), ctx);
   ex.firstByte();
   let decoded;
   try {

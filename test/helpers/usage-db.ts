@@ -4,34 +4,10 @@
 // the write-ahead log, which needs write access: the file is opened read-write.
 
 import { Database } from "bun:sqlite";
+import type { UsageRow } from "../../src/store/usage-records.ts";
 
 /** One row of usage_records, as SQLite returns it (stream is 0/1). */
-export interface StoredUsage {
-  id: string;
-  request_id: string;
-  ts: number;
-  key_id: string | null;
-  endpoint: string;
-  model: string;
-  route: string;
-  backend: string;
-  upstream_model: string;
-  stream: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cached_tokens: number;
-  cache_write_tokens: number;
-  usage_source: string;
-  status: number;
-  error_code: string | null;
-  latency_ms: number;
-  ttft_ms: number | null;
-  retries: number;
-  bytes_in: number;
-  bytes_out: number;
-  client_ip: string;
-  traceparent: string | null;
-}
+export type StoredUsage = Omit<UsageRow, "stream"> & { stream: number };
 
 function withDb<T>(path: string, fn: (db: Database) => T): T {
   const db = new Database(path);
