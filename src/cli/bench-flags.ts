@@ -4,6 +4,7 @@
 // line that cannot be read as meant (exit 2). Pure, and tested as such.
 
 import { STRATEGIES } from "../bench/proxy-config.ts";
+import type { PlanOptions } from "../bench/plan.ts";
 import type { Strategy } from "../config/types.ts";
 import { CliError, EXIT } from "./exit.ts";
 import { durationFlag, wholeNumberFlag } from "./flags.ts";
@@ -48,13 +49,8 @@ export interface TargetMode {
   pid: number | null;
 }
 
-export interface BenchOptions {
-  durationMs: number;
-  concurrency: number;
-  rate: number;
-  streams: number;
-  openStreams: number;
-  model: string;
+/** The plan's options (the load), and how to run and print it. */
+export interface BenchOptions extends PlanOptions {
   /** The requests/s and latency phases send streamed requests (read to their end). */
   stream: boolean;
   json: boolean;
