@@ -19,9 +19,8 @@ import { usageFromJsonText } from "./usage-parse.ts";
 import { completionText } from "./completion-text.ts";
 import { anthropicErrorEvent, anthropicStreamErrorType } from "../providers/anthropic-errors.ts";
 import type { EncodeContext, Translation } from "../providers/types.ts";
+import { NULL_BODY_STATUSES } from "../server/null-body.ts";
 
-/** Statuses whose answers have no body (the Fetch standard's null body statuses). */
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 /** JSON answers up to this size are read whole; larger ones are streamed. */
 const BUFFER_LIMIT = 1 << 20;
 /** Of a streamed JSON answer, this much of the end is kept to find its usage. */

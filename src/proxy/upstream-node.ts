@@ -24,6 +24,7 @@ import type { ConnectProbe, FetchFn } from "../edges/types.ts";
 import { connectTarget } from "./connect-target.ts";
 import { BareResponse } from "../server/node-response.ts";
 import { ACCEPT_ENCODING, decodingFor, type Decoding } from "./upstream-node-decoding.ts";
+import { NULL_BODY_STATUSES } from "../server/null-body.ts";
 
 /**
  * One keep-alive pool per backend origin for the whole process.
@@ -45,8 +46,6 @@ const agent = new Agent({
 
 /** The stream's buffer before the socket is paused: the size of one socket read. */
 const BODY_HIGH_WATER = 64 * 1024;
-/** Statuses whose answers have no body (the Response constructor refuses one). */
-const NULL_BODY = new Set([204, 205, 304]);
 
 /** A URL's origin and path for undici, remembered: a backend's URLs are a handful, parsed each request. */
 const targets = new Map<string, { origin: string; path: string }>();
@@ -128,7 +127,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     try {
       const headers = toHeaders(raw);
       if (status > 599) throw new Error(`the backend answered with HTTP status ${status}, outside 200-599`);
-      const nullBody = NULL_BODY.has(status);
+      const nullBody = NULL_BODY_STATUSES.has(status);
       if (!nullBody) {
         this.decoding = decodingFor(headers.get("content-encoding"));
         if (this.decoding) this.pipeDecoding(this.decoding);

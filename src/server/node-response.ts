@@ -8,11 +8,10 @@
 
 import { inspect, type InspectOptions } from "node:util";
 import type { WholeBody } from "../edges/types.ts";
+import { NULL_BODY_STATUSES } from "./null-body.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-/** Statuses the Response constructor refuses a body for: it says so itself. */
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
 /**
  * A Response (instanceof, every member) without undici's constructor: status and
@@ -173,7 +172,7 @@ function copy(b: Uint8Array): ArrayBuffer {
 /** Edges.wholeResponse on Node. */
 export function wholeResponse(body: WholeBody, status: number, headers: Headers): Response {
   // the Response constructor's errors, from the Response constructor
-  if (NULL_BODY.has(status) || !Number.isInteger(status) || status < 200 || status > 599) return new Response(body, { status, headers });
+  if (NULL_BODY_STATUSES.has(status) || !Number.isInteger(status) || status < 200 || status > 599) return new Response(body, { status, headers });
   let bytes: Uint8Array;
   if (typeof body === "string") {
     bytes = encoder.encode(body);
