@@ -14,6 +14,7 @@ import { countPromptTokens, mockCompletionText } from "../../src/mock/text.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
 import { sseAnswer, startRecordingBackend, type RecordedRequest, type RecordingBackend } from "../helpers/recording-backend.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
+import { failure } from "../helpers/client-fixtures.ts";
 
 type AnthropicApiError = InstanceType<typeof Anthropic.APIError>;
 
@@ -111,13 +112,6 @@ async function createKey(body: Json): Promise<{ id: string; secret: string }> {
 }
 
 /** The error a promise rejects with (null when it resolves). */
-function failure(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-}
-
 beforeAll(async () => {
   mock = await startMockServer({ tokens: TOKENS, delayMs: 0 });
   agent = await startRecordingBackend(vllmAnswer);

@@ -14,6 +14,7 @@ import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { mockCompletionText } from "../../src/mock/text.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
 import { startRecordingBackend, type RecordedRequest, type RecordingBackend } from "../helpers/recording-backend.ts";
+import { failure } from "../helpers/client-fixtures.ts";
 
 type OpenAIApiError = InstanceType<typeof OpenAI.APIError>;
 
@@ -46,13 +47,6 @@ async function azureAnswer(req: RecordedRequest, raw: Request): Promise<Response
   const headers = new Headers();
   for (const [k, v] of raw.headers) if (k.startsWith("x-mock-") || k === "content-type") headers.set(k, v);
   return await fetch(`${mock.url}/v1/${m[2]}`, { method: "POST", headers, body: req.body });
-}
-
-function failure(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => null,
-    (e: unknown) => e,
-  );
 }
 
 beforeAll(async () => {

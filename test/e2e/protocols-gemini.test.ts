@@ -9,6 +9,7 @@ import OpenAI from "openai";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { countPromptTokens, mockCompletionText } from "../../src/mock/text.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
+import { WEATHER_TOOL, failure } from "../helpers/client-fixtures.ts";
 
 type OpenAIApiError = InstanceType<typeof OpenAI.APIError>;
 
@@ -22,23 +23,7 @@ let client: OpenAI;
 
 const HELLO = [{ role: "user" as const, content: "Hello there" }];
 
-const WEATHER_TOOL = {
-  type: "function" as const,
-  function: {
-    name: "get_weather",
-    description: "Weather at a place",
-    parameters: { type: "object", properties: { location: { type: "string" } }, required: ["location"] },
-  },
-};
-
 type Json = Record<string, unknown>;
-
-function failure(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-}
 
 beforeAll(async () => {
   mock = await startMockServer({ tokens: TOKENS, delayMs: 0 });

@@ -22,6 +22,7 @@ import { holdRefusingPorts, type RefusingPorts } from "../helpers/refusing-ports
 import { startSwitchableBackend, type SwitchableBackend } from "../helpers/switchable-backend.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 import { byRequestId, readUsageRecords, type StoredUsage } from "../helpers/usage-db.ts";
+import { failure } from "../helpers/client-fixtures.ts";
 
 type OpenAIApiError = InstanceType<typeof OpenAI.APIError>;
 type AnthropicApiError = InstanceType<typeof Anthropic.APIError>;
@@ -63,13 +64,6 @@ async function chatText(stream: AsyncIterable<OpenAI.ChatCompletionChunk>): Prom
   let text = "";
   for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
   return text;
-}
-
-function failure(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => null,
-    (e: unknown) => e,
-  );
 }
 
 async function createKey(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {

@@ -12,6 +12,7 @@ import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { countPromptTokens, mockCompletionText } from "../../src/mock/text.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
 import { sseAnswer, startRecordingBackend, type RecordedRequest, type RecordingBackend } from "../helpers/recording-backend.ts";
+import { WEATHER_TOOL } from "../helpers/client-fixtures.ts";
 
 type OpenAIApiError = InstanceType<typeof OpenAI.APIError>;
 
@@ -27,15 +28,6 @@ let proxy: ProxyProcess;
 let client: OpenAI;
 
 const HELLO = [{ role: "user" as const, content: "Hello there" }];
-
-const WEATHER_TOOL = {
-  type: "function" as const,
-  function: {
-    name: "get_weather",
-    description: "Weather at a place",
-    parameters: { type: "object", properties: { location: { type: "string" } }, required: ["location"] },
-  },
-};
 
 type Json = Record<string, unknown>;
 

@@ -8,6 +8,7 @@ import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { mockCompletionText } from "../../src/mock/text.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
 import { streamedText } from "../helpers/sse.ts";
+import { WEATHER_TOOL } from "../helpers/client-fixtures.ts";
 
 let mock: MockServer;
 /** A backend that never reports usage. */
@@ -61,15 +62,6 @@ afterAll(async () => {
 async function accessLine(requestId: string) {
   return await proxy.accessLine(requestId);
 }
-
-const WEATHER_TOOL = {
-  type: "function" as const,
-  function: {
-    name: "get_weather",
-    description: "Weather at a place",
-    parameters: { type: "object", properties: { location: { type: "string" } }, required: ["location"] },
-  },
-};
 
 describe("chat completions through the proxy", () => {
   test("plain chat: the answer, exact usage, and the route's model rename reaching the backend", async () => {
