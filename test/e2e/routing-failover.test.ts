@@ -13,7 +13,7 @@ import { mockCompletionText } from "../../src/mock/text.ts";
 import { chatText, metricValue, readSse } from "../helpers/daemon.ts";
 import { startProxy, type LogLine, type ProxyProcess } from "../helpers/proxy.ts";
 import { holdRefusingPorts, type RefusingPorts } from "../helpers/refusing-ports.ts";
-import { chat, chatOk, chatSequence, errorOf, isBack, isEjection, metric, metricsText, tally, type Served } from "../helpers/routing.ts";
+import { chat, chatOk, chatSequence, errorOf, isBack, isEjection, metric, metricsText, tally, type Served, ROUTING_CONFIG_HEAD } from "../helpers/routing.ts";
 import { startSwitchableBackend, type SwitchableBackend } from "../helpers/switchable-backend.ts";
 
 /** Ports that refuse connections for as long as the test runs (never handed to another server). */
@@ -58,11 +58,7 @@ beforeAll(async () => {
   full = await Promise.all([startMockServer(), startMockServer()]);
   proxy = await startProxy({
     config: `
-# no virtual keys: these tests are about routing
-auth: none
-# a held request a failed test left behind never keeps the daemon from stopping for long
-server: { backend_header: true, drain_timeout: 2s }
-x-quiet: &quiet { interval: 0s }
+${ROUTING_CONFIG_HEAD}x-quiet: &quiet { interval: 0s }
 backends:
   - name: doomed
     provider: openai

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
-import { chat, errorOf, isEjection, metric, type Served } from "../helpers/routing.ts";
+import { chat, errorOf, isEjection, metric, type Served, ROUTING_CONFIG_HEAD } from "../helpers/routing.ts";
 import { startSwitchableBackend, type SwitchableBackend } from "../helpers/switchable-backend.ts";
 
 let failer: SwitchableBackend;
@@ -21,11 +21,7 @@ beforeAll(async () => {
   lonely = await startMockServer({ tokens: 2, delayMs: 0 });
   proxy = await startProxy({
     config: `
-# no virtual keys: these tests are about routing
-auth: none
-# a held request a failed test left behind never keeps the daemon from stopping for long
-server: { backend_header: true, drain_timeout: 2s }
-backends:
+${ROUTING_CONFIG_HEAD}backends:
   # always 500, never ejected: every request's first attempt fails and is retried
   - { name: failer, provider: openai, url: ${failer.url}, health: { interval: 0s }, circuit: { failures: 1000 } }
   - { name: capped, provider: openai, url: ${capped.url}, health: { interval: 0s }, max_inflight: 1 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { saveInPlace } from "../helpers/daemon.ts";
 import { startProxy, type LogLine, type ProxyProcess } from "../helpers/proxy.ts";
-import { chat, chatSequence, metric, tally } from "../helpers/routing.ts";
+import { chat, chatSequence, metric, tally, ROUTING_CONFIG_HEAD } from "../helpers/routing.ts";
 import { startSwitchableBackend, type SwitchableBackend } from "../helpers/switchable-backend.ts";
 
 const PROBED = "{ path: /probe, interval: 100ms, unhealthy_after: 2, healthy_after: 1 }";
@@ -29,11 +29,7 @@ const nopeWaiters: { mock: MockServer; n: number; resolve: () => void }[] = [];
 
 function pairConfig(flipHealth = PROBED): string {
   return `
-# no virtual keys: these tests are about routing
-auth: none
-# a held request a failed test left behind never keeps the daemon from stopping for long
-server: { backend_header: true, drain_timeout: 2s }
-backends:
+${ROUTING_CONFIG_HEAD}backends:
   - { name: flip, provider: openai, url: ${flip.url}, api_key: probe-key, health: ${flipHealth} }
   - { name: flop, provider: openai, url: ${flop.url}, health: ${PROBED} }
 models:
@@ -64,11 +60,7 @@ beforeAll(async () => {
   }
   paths = await startProxy({
     config: `
-# no virtual keys: these tests are about routing
-auth: none
-# a held request a failed test left behind never keeps the daemon from stopping for long
-server: { backend_header: true, drain_timeout: 2s }
-backends:
+${ROUTING_CONFIG_HEAD}backends:
   - { name: misaimed, provider: openai, url: ${misaimed.url}, health: { path: /nope, interval: 100ms, unhealthy_after: 2 } }
   - { name: unprobed, provider: openai, url: ${unprobed.url}, health: { path: /nope, interval: 0s } }
   - { name: default-path, provider: openai, url: ${defaultPath.url}, health: { interval: 100ms } }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { saveInPlace } from "../helpers/daemon.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
-import { chat, chatSequence, metricsText, tally } from "../helpers/routing.ts";
+import { chat, chatSequence, metricsText, tally, ROUTING_CONFIG_HEAD } from "../helpers/routing.ts";
 
 let a: MockServer;
 let b: MockServer;
@@ -19,11 +19,7 @@ function config(backends: Record<string, number>): string {
   const urls: Record<string, string> = { a: a.url, b: b.url, c: c.url };
   const names = Object.keys(backends);
   return `listen: 127.0.0.1:0
-# no virtual keys: these tests are about routing
-auth: none
-# a held request a failed test left behind never keeps the daemon from stopping for long
-server: { backend_header: true, drain_timeout: 2s }
-backends:
+${ROUTING_CONFIG_HEAD}backends:
 ${names.map((n) => `  - { name: ${n}, provider: openai, url: ${urls[n]}, weight: ${backends[n]} }`).join("\n")}
 models:
   - name: steady

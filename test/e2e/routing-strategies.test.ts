@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
-import { chat, chatOk, chatSequence, isBack, isEjection, metric, tally, type Served } from "../helpers/routing.ts";
+import { chat, chatOk, chatSequence, isBack, isEjection, metric, tally, type Served, ROUTING_CONFIG_HEAD } from "../helpers/routing.ts";
 import { startSwitchableBackend, type SwitchableBackend } from "../helpers/switchable-backend.ts";
 
 let w1: MockServer;
@@ -34,11 +34,7 @@ beforeAll(async () => {
   secondary = await startMockServer({ tokens: 3, delayMs: 10 });
   proxy = await startProxy({
     config: `
-# no virtual keys: these tests are about routing
-auth: none
-# a held request a failed test left behind never keeps the daemon from stopping for long
-server: { backend_header: true, drain_timeout: 2s }
-backends:
+${ROUTING_CONFIG_HEAD}backends:
   - { name: w1, provider: openai, url: ${w1.url}, weight: 5 }
   - { name: w2, provider: openai, url: ${w2.url}, weight: 3 }
   - { name: w3, provider: openai, url: ${w3.url}, weight: 2 }

@@ -76,3 +76,12 @@ export async function accessLines(proxy: ProxyProcess, requestIds: readonly stri
 
 export const isEjection = (backend: string) => (l: LogLine) => l.msg.startsWith("backend ejected") && l.backend === backend;
 export const isBack = (backend: string) => (l: LogLine) => l.msg.startsWith("backend back") && l.backend === backend;
+
+/**
+ * The first lines of every routing test's config: no virtual keys (these tests are about
+ * routing), the answering backend in a header, and a short drain so that a request a
+ * failed test left behind never keeps the daemon from stopping for long.
+ */
+export const ROUTING_CONFIG_HEAD = `auth: none
+server: { backend_header: true, drain_timeout: 2s }
+`;
