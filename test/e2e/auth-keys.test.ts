@@ -11,6 +11,7 @@ import OpenAI from "openai";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
 import { llmproxyCommand } from "../helpers/spawn.ts";
+import { adminCreateKey, type CreatedKey } from "../helpers/admin.ts";
 
 const ADMIN = "admin-token-for-tests";
 let mock: MockServer;
@@ -32,20 +33,8 @@ retries: { attempts: 0 }
 `;
 }
 
-interface Created {
-  id: string;
-  prefix: string;
-  secret: string;
-}
-
-async function createKey(body: Record<string, unknown>): Promise<Created> {
-  const res = await fetch(`${proxy.url}/admin/keys`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(201);
-  const k = (await res.json()) as Created;
+async function createKey(body: Record<string, unknown>): Promise<CreatedKey> {
+  const k = await adminCreateKey(proxy.url, ADMIN, body);
   secrets.push(k.secret);
   return k;
 }

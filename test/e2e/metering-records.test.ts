@@ -16,6 +16,7 @@ import { scrapeUntil, type Exposition } from "../helpers/prometheus.ts";
 import { readEvents, sseData } from "../helpers/sse.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 import { byRequestId, readUsageRecords, type StoredUsage } from "../helpers/usage-db.ts";
+import { adminCreateKey, type CreatedKey } from "../helpers/admin.ts";
 
 const ADMIN = "admin-token-for-metering";
 const MAX_BODY = 2048;
@@ -141,14 +142,8 @@ async function post(path: string, body: string, headers: Record<string, string>,
   return new Response(counted, { status: res.status, headers: res.headers });
 }
 
-async function createKey(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
-  const res = await fetch(`${proxy.url}/admin/keys`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; secret: string };
+function createKey(body: Record<string, unknown>): Promise<CreatedKey> {
+  return adminCreateKey(proxy.url, ADMIN, body);
 }
 
 const auth = (): Record<string, string> => ({ authorization: `Bearer ${keySecret}` });

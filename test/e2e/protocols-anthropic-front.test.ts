@@ -15,6 +15,7 @@ import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
 import { sseAnswer, startRecordingBackend, type RecordedRequest, type RecordingBackend } from "../helpers/recording-backend.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 import { failure } from "../helpers/client-fixtures.ts";
+import { adminCreateKey, type CreatedKey } from "../helpers/admin.ts";
 
 type AnthropicApiError = InstanceType<typeof Anthropic.APIError>;
 
@@ -101,14 +102,8 @@ function vllmAnswer(req: RecordedRequest): Response {
   ]);
 }
 
-async function createKey(body: Json): Promise<{ id: string; secret: string }> {
-  const res = await fetch(`${proxy.url}/admin/keys`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; secret: string };
+function createKey(body: Json): Promise<CreatedKey> {
+  return adminCreateKey(proxy.url, ADMIN, body);
 }
 
 /** The error a promise rejects with (null when it resolves). */

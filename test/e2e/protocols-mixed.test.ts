@@ -23,6 +23,7 @@ import { startSwitchableBackend, type SwitchableBackend } from "../helpers/switc
 import { tempDir } from "../helpers/temp-dir.ts";
 import { byRequestId, readUsageRecords, type StoredUsage } from "../helpers/usage-db.ts";
 import { failure } from "../helpers/client-fixtures.ts";
+import { adminCreateKey, type CreatedKey } from "../helpers/admin.ts";
 
 type OpenAIApiError = InstanceType<typeof OpenAI.APIError>;
 type AnthropicApiError = InstanceType<typeof Anthropic.APIError>;
@@ -66,14 +67,8 @@ async function chatText(stream: AsyncIterable<OpenAI.ChatCompletionChunk>): Prom
   return text;
 }
 
-async function createKey(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
-  const res = await fetch(`${proxy.url}/admin/keys`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; secret: string };
+function createKey(body: Record<string, unknown>): Promise<CreatedKey> {
+  return adminCreateKey(proxy.url, ADMIN, body);
 }
 
 function clients(secret: string): { openai: OpenAI; anthropic: Anthropic } {
