@@ -2,6 +2,7 @@
 // and bench's Bun.connect and Bun.spawn.
 
 import { startServer } from "../server/bun-server.ts";
+import { streamBody } from "../server/stream-body-bun.ts";
 import { ensureFetchCap } from "../proxy/fetch-cap-bun.ts";
 import { probeConnect, upstreamFetch } from "../proxy/upstream-bun.ts";
 import { openBunSqlite } from "../store/sqlite-bun.ts";
@@ -68,6 +69,7 @@ export const runtimeEdges: Edges = {
   startServer,
   serverHoldsHeaders: true,
   wholeResponse: (body, status, headers) => new Response(body, { status, headers }),
+  streamBody,
   upstreamFetch,
   prepareUpstream: ensureFetchCap,
   probeConnect,

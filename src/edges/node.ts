@@ -6,6 +6,7 @@ import * as nodeCrypto from "node:crypto";
 import { parentPort, Worker } from "node:worker_threads";
 import { startServer } from "../server/node-server.ts";
 import { wholeResponse } from "../server/node-response.ts";
+import { streamBody } from "../server/stream-body-node.ts";
 import { probeConnect, upstreamFetch } from "../proxy/upstream-node.ts";
 import { loadNodeSqlite } from "../store/sqlite-node.ts";
 import type { Edges, Thread, ThreadParent, ThreadScript } from "./types.ts";
@@ -80,6 +81,7 @@ export const runtimeEdges: Edges = {
   startServer,
   serverHoldsHeaders: false,
   wholeResponse,
+  streamBody,
   upstreamFetch,
   // undici's Agent has no global cap on requests in flight (upstream-node.ts)
   prepareUpstream: () => {},

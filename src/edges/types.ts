@@ -46,6 +46,23 @@ export interface ServerHandle {
 /** A whole answer's body (Edges.wholeResponse). */
 export type WholeBody = string | ArrayBuffer | Uint8Array;
 
+/** Where a streamed answer's bytes go (Edges.streamBody). */
+export interface BodySink {
+  /**
+   * Send these bytes to the client. A promise while the client is slower than the
+   * backend: wait for it before reading more (memory per stream stays flat).
+   */
+  write(chunk: Uint8Array): void | Promise<unknown>;
+}
+
+/** What produces a streamed answer's body (Edges.streamBody). */
+export interface BodySource {
+  /** Write the whole body to `sink`; resolves at its end. A rejection cuts the answer off (the client sees a broken connection). */
+  pump(sink: BodySink): Promise<void>;
+  /** The client went away before the end (called at most once, while pump runs). */
+  cancel(): void;
+}
+
 // ---- upstream client ----
 
 /** POST a JSON body upstream; the answer's body streams as it arrives, undecoded headers kept truthful. */
@@ -146,6 +163,12 @@ export interface Edges {
    * Response makes of any body). `headers` becomes the Response's own: not used after.
    */
   wholeResponse(body: WholeBody, status: number, headers: Headers): Response;
+  /**
+   * A streamed answer's body, written by `source` as the bytes come. Bun: a "direct"
+   * stream (each write goes to the socket, no queue and no promise per chunk between the
+   * backend's read and the client's write); Node: a Web stream of highWaterMark 0.
+   */
+  streamBody(source: BodySource): ReadableStream<Uint8Array>;
   upstreamFetch: FetchFn;
   /**
    * Called first by commands that proxy, before any work: whatever the runtime needs so

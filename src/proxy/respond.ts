@@ -15,6 +15,7 @@ import type { Endpoint, EndpointKind } from "./endpoints.ts";
 import { CLIENT_GONE, type Exchange } from "./exchange.ts";
 import { clientResponseHeaders } from "./headers.ts";
 import { SseUsageTap } from "./sse-usage-tap.ts";
+import { watchFirstByte } from "./header-flush.ts";
 import { usageFromJsonText } from "./usage-parse.ts";
 import { completionText } from "./completion-text.ts";
 import { anthropicErrorEvent, anthropicStreamErrorType } from "../providers/anthropic-errors.ts";
@@ -210,27 +211,15 @@ interface BodyTap {
 }
 
 /**
- * Bun.serve holds a streamed answer's header section back until the first body byte
- * (oven-sh/bun#33660; edges.serverHoldsHeaders, false under Node). A backend that sends its headers and then thinks (a long
- * prefill) would leave the client without even a status line. When no event came
- * within this time, one SSE comment line goes out, which every SSE parser ignores.
- */
-const HEADER_FLUSH_MS = 50;
-type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
-const SSE_COMMENT = new TextEncoder().encode(":\n\n");
-
-/**
- * Pass the backend's body to the client chunk by chunk through `tap`. One upstream read
- * per client pull (highWaterMark 0), so a slow client slows the reads instead of filling
- * memory, and each chunk leaves as soon as it arrived.
+ * Pass the backend's body to the client chunk by chunk through `tap`. The next read of
+ * the backend starts only once the client took the last chunk, so a slow client slows
+ * the reads instead of filling memory, and each chunk leaves as soon as it arrived.
+ * `flushHeaders`: the server holds headers until the first byte (header-flush.ts).
  */
 function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap, flushHeaders: boolean): Response {
   const { ex, ac, deadlines } = ctx;
   const reader = res.body!.getReader();
   let ended = false;
-  let sentAny = false;
-  /** A read still under way when a pull returned early (the header flush). */
-  let pending: Promise<ReadResult> | null = null;
   const end = (status: number, code: string | null) => {
     if (ended) return;
     ended = true;
@@ -238,88 +227,66 @@ function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap,
     tap.end(ex);
     ex.finish(status, code);
   };
-  const firstRead = (): Promise<ReadResult | null> => {
-    const read = (pending = reader.read());
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), HEADER_FLUSH_MS)));
-    return Promise.race([read, late]).finally(() => clearTimeout(timer));
-  };
-  const body = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          for (;;) {
-            deadlines.reading();
-            let r: ReadResult | null;
-            if (pending) {
-              r = await pending;
-            } else if (flushHeaders && !sentAny) {
-              r = await firstRead();
-              if (r === null) {
-                sentAny = true;
-                controller.enqueue(SSE_COMMENT);
-                return;
-              }
-            } else {
-              r = await reader.read();
+  const body = edges.streamBody({
+    async pump(sink) {
+      let firstByteSent = flushHeaders ? watchFirstByte(sink) : null;
+      try {
+        for (;;) {
+          deadlines.reading();
+          const r = await reader.read();
+          deadlines.readDone();
+          if (r.done) {
+            const rest = tap.flush();
+            if (rest && rest.byteLength) {
+              ex.bytesOut += rest.byteLength;
+              await sink.write(rest);
             }
-            pending = null;
-            deadlines.readDone();
-            if (r.done) {
-              const rest = tap.flush();
-              if (rest && rest.byteLength) {
-                ex.bytesOut += rest.byteLength;
-                controller.enqueue(rest);
-              }
-              controller.close();
-              end(res.status, null);
-              return;
-            }
-            const out = tap.push(r.value);
-            if (out.byteLength) {
-              sentAny = true;
-              ex.firstByte();
-              ex.bytesOut += out.byteLength;
-              controller.enqueue(out);
-              return;
-            }
-          }
-        } catch (err) {
-          pending = null;
-          const failure = readFailure(err, ac);
-          if (failure === CLIENT_GONE || ex.clientGone) {
-            end(499, "client_closed_request");
+            end(res.status, null);
             return;
           }
-          // A shutdown cut is not the backend's failure: no error counted, no circuit step.
-          if (!ex.cutByShutdown) {
-            metrics.upstreamErrors.labels(ctx.backend.name, failure.code).inc();
-            backendFailed(ctx.backend, failure.code, ctx.log);
+          const out = tap.push(r.value);
+          if (out.byteLength) {
+            if (firstByteSent) {
+              firstByteSent();
+              firstByteSent = null;
+            }
+            ex.firstByte();
+            ex.bytesOut += out.byteLength;
+            const w = sink.write(out);
+            if (w) await w;
           }
-          // Mid-answer: the status line is gone already. Say what happened in the
-          // stream's own terms (an SSE error event the SDKs raise), then end it cleanly.
-          const ev = tap.errorEvent?.(failure);
-          if (ev) {
-            ex.bytesOut += ev.byteLength;
-            controller.enqueue(ev);
-            controller.close();
-          } else {
-            controller.error(failure);
-          }
-          reader.cancel().catch(() => {});
-          end(res.status, failure.code);
         }
-      },
-      cancel() {
-        // The client went away mid-answer: stop the backend generating at once.
-        ex.onClientGone();
-        ac.abort(CLIENT_GONE);
+      } catch (err) {
+        const failure = readFailure(err, ac);
+        if (failure === CLIENT_GONE || ex.clientGone) {
+          end(499, "client_closed_request");
+          return;
+        }
+        // A shutdown cut is not the backend's failure: no error counted, no circuit step.
+        if (!ex.cutByShutdown) {
+          metrics.upstreamErrors.labels(ctx.backend.name, failure.code).inc();
+          backendFailed(ctx.backend, failure.code, ctx.log);
+        }
         reader.cancel().catch(() => {});
-        end(499, "client_closed_request");
-      },
+        // Mid-answer: the status line is gone already. Say what happened in the
+        // stream's own terms (an SSE error event the SDKs raise), then end it cleanly.
+        const ev = tap.errorEvent?.(failure);
+        if (ev) ex.bytesOut += ev.byteLength;
+        end(res.status, failure.code);
+        if (!ev) throw failure;
+        await sink.write(ev);
+      } finally {
+        firstByteSent?.();
+      }
     },
-    { highWaterMark: 0 },
-  );
+    cancel() {
+      // The client went away mid-answer: stop the backend generating at once.
+      ex.onClientGone();
+      ac.abort(CLIENT_GONE);
+      reader.cancel().catch(() => {});
+      end(499, "client_closed_request");
+    },
+  });
   return new Response(body, { status: res.status, headers });
 }
 

@@ -9,6 +9,7 @@ import OpenAI from "openai";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { mockCompletionText } from "../../src/mock/text.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
+import { underNode } from "../helpers/spawn.ts";
 import { rawRequest } from "../helpers/raw-http.ts";
 import { readUntilFailure, sseData, streamedText } from "../helpers/sse.ts";
 import { httpResponse, startScriptedBackend, type ScriptedBackend } from "../helpers/scripted-backend.ts";
@@ -286,6 +287,26 @@ describe("idle timeout on answers that stop before anything reached the client",
     expect(error).toMatchObject({ code: "upstream_idle_timeout", type: "timeout_error" });
     await closed;
     expect(await proxy.accessLine(response.headers.get("x-request-id")!)).toMatchObject({ error_code: "upstream_idle_timeout", completion_tokens: 0 });
+  });
+});
+
+describe("a backend that sends its headers and then thinks", () => {
+  test("the client gets the status line at once (Bun: one SSE comment carries it), then the stream's own end", async () => {
+    const closed = stuck.nextClientClose();
+    const res = await fetch(`${proxy.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-script": "sse-headers" },
+      body: JSON.stringify({ model: "stuck", messages: HI, stream: true }),
+    });
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    // Bun.serve sends no headers before a body byte: the gateway sends ":" (an SSE
+    // comment every parser skips) when nothing came within 50 ms. node:http sends
+    // them by itself, and nothing is added.
+    const events = body.split("\n\n").filter((e) => e !== "");
+    expect(events.slice(0, -1)).toEqual(underNode() ? [] : [":"]);
+    expect(JSON.parse(sseData(events.at(-1)! + "\n\n")[0]!)).toMatchObject({ error: { code: "upstream_idle_timeout" } });
+    await closed;
   });
 });
 
