@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # llmproxy beside nginx: the same load sent to the fake backend (llmproxy mock) directly,
 # through nginx as a plain reverse proxy (keep-alive upstream, no buffering, so streams
-# flow as they come) and through llmproxy (metering on, as `llmproxy bench` runs it) on
-# Bun and on Node, in one run, each phase against all of them in turn. Prints llmproxy's
-# throughput as a share of nginx's, and the other numbers beside each other.
+# flow as they come), through a bare Bun passthrough (scripts/bun-passthrough.ts:
+# Bun.serve + fetch and nothing else, the floor under llmproxy on Bun) and through
+# llmproxy (metering on, as `llmproxy bench` runs it) on Bun and on Node, in one run, each
+# phase against all of them in turn. Prints throughput as a share of nginx's, and the
+# other numbers beside each other.
 #
 #   scripts/bench-peers.sh [--duration 5s] [--concurrency 64] [--rate 2000] [--streams 64]
 #                          [--open-streams 1000] [--no-webhook] [--json]
@@ -43,6 +45,7 @@ tmp=$(mktemp -d /tmp/llmproxy-bench-peers-XXXXXX)
 chmod 755 "$tmp"
 mock_pid=""
 nginx_pid=""
+floor_pid=""
 
 stop_all() {
   if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
@@ -51,10 +54,11 @@ stop_all() {
     for _ in $(seq 100); do kill -0 "$nginx_pid" 2>/dev/null || break; sleep 0.05; done
     kill -KILL "$nginx_pid" 2>/dev/null || true
   fi
-  if [ -n "$mock_pid" ]; then
-    kill -TERM "$mock_pid" 2>/dev/null || true
-    wait "$mock_pid" 2>/dev/null || true
-  fi
+  for p in "$floor_pid" "$mock_pid"; do
+    [ -n "$p" ] || continue
+    kill -TERM "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   rm -rf "$tmp"
 }
 trap stop_all EXIT
@@ -121,6 +125,14 @@ done
 [ -n "$workers" ] || { echo "bench-peers: nginx did not start its workers; $tmp/error.log:" >&2; cat "$tmp/error.log" >&2; exit 1; }
 pids="$nginx_pid,${workers%,}"
 
+# The Bun passthrough, with the fetch cap lifted as llmproxy lifts it for itself.
+mkfifo "$tmp/floor.out"
+BUN_CONFIG_MAX_HTTP_REQUESTS=65535 "$BUN" scripts/bun-passthrough.ts "$backend" >"$tmp/floor.out" &
+floor_pid=$!
+exec 4<"$tmp/floor.out"
+read -r -t 15 line <&4 || { echo "bench-peers: scripts/bun-passthrough.ts did not start" >&2; exit 1; }
+floor=${line##* }
+
 bin_args=()
 if [ "${llmproxy[0]}" != "$BUN" ]; then bin_args=(--bin "${llmproxy[0]}"); fi
-"$BUN" scripts/bench-peers.ts --backend "$backend" --nginx "http://127.0.0.1:$port" --nginx-pids "$pids" "${bin_args[@]}" "${node_args[@]}" "$@"
+"$BUN" scripts/bench-peers.ts --backend "$backend" --nginx "http://127.0.0.1:$port" --nginx-pids "$pids" --floor "$floor" --floor-pid "$floor_pid" "${bin_args[@]}" "${node_args[@]}" "$@"

@@ -1,12 +1,12 @@
-// The second half of scripts/bench-peers.sh (which starts the fake backend and nginx in
-// front of it): starts llmproxy in front of the same backend, as `llmproxy bench` does
-// (metering on: SQLite and a webhook receiver here), on Bun and, with --node-bundle, a
-// second one on Node; then measures the same load against the backend directly, nginx
-// and each llmproxy, each phase against all of them in turn, and prints llmproxy's
-// numbers beside nginx's. Not meant to be run by hand:
+// The second half of scripts/bench-peers.sh (which starts the fake backend, nginx and the
+// bare Bun passthrough in front of it): starts llmproxy in front of the same backend, as
+// `llmproxy bench` does (metering on: SQLite and a webhook receiver here), on Bun and,
+// with --node-bundle, a second one on Node; then measures the same load against the
+// backend directly, nginx, the passthrough and each llmproxy, each phase against all of
+// them in turn, and prints their numbers beside nginx's. Not meant to be run by hand:
 //
 //   bun scripts/bench-peers.ts --backend URL --nginx URL --nginx-pids PID,PID
-//       [--bin PATH] [--node-bundle dist/llmproxy.mjs [--node PATH]] [--duration 5s]
+//       [--floor URL --floor-pid PID] [--bin PATH] [--node-bundle dist/llmproxy.mjs [--node PATH]] [--duration 5s]
 //       [--concurrency 64] [--rate 2000] [--streams 64] [--open-streams 1000]
 //       [--no-webhook] [--json]
 
@@ -24,7 +24,7 @@ import { added, count, formatTable, megabytes, micros, ms, NONE, ROW_LABELS } fr
 import { checkTarget } from "../src/bench/target-check.ts";
 import { benchOptions } from "../src/cli/bench-flags.ts";
 
-const VALUE_FLAGS = ["--backend", "--nginx", "--nginx-pids", "--bin", "--node-bundle", "--node", "--duration", "--concurrency", "--rate", "--streams", "--open-streams"];
+const VALUE_FLAGS = ["--backend", "--nginx", "--nginx-pids", "--floor", "--floor-pid", "--bin", "--node-bundle", "--node", "--duration", "--concurrency", "--rate", "--streams", "--open-streams"];
 
 function parseArgs(argv: string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -47,11 +47,13 @@ interface Peer {
 
 interface Peers {
   nginx: BenchResult;
+  /** The bare Bun passthrough (scripts/bun-passthrough.ts), when measured. */
+  floor: BenchResult | null;
   /** The first is llmproxy on Bun; the second, when measured, on Node. */
   llmproxy: Peer[];
 }
 
-/** llmproxy beside nginx: a share for throughput, a difference for times, a ratio for costs. */
+/** Each beside nginx: a share for throughput, a difference for times, a ratio for costs. */
 function peersTable(p: Peers, heading: string): string[] {
   const n = p.nginx;
   const share = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? NONE : `${((a / b) * 100).toFixed(1)}%`);
@@ -59,11 +61,15 @@ function peersTable(p: Peers, heading: string): string[] {
   const times = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? NONE : `${(a / b).toFixed(2)}×`);
   // one llmproxy: named as before; two: by runtime ("llmproxy bun", "node vs nginx")
   const engine = (peer: Peer) => peer.runtime.split(" ")[0]!;
-  const names = p.llmproxy.length === 1 ? ["llmproxy"] : p.llmproxy.map((peer) => `llmproxy ${engine(peer)}`);
-  const versus = p.llmproxy.length === 1 ? ["llmproxy vs nginx"] : p.llmproxy.map((peer) => `${engine(peer)} vs nginx`);
-  const rows: string[][] = [["metric", "direct", "nginx", ...names, ...versus]];
+  const columns: { name: string; versus: string; result: BenchResult }[] = [];
+  if (p.floor) columns.push({ name: "bun passthrough", versus: "passthrough vs nginx", result: p.floor });
+  for (const peer of p.llmproxy) {
+    const one = p.llmproxy.length === 1;
+    columns.push({ name: one ? "llmproxy" : `llmproxy ${engine(peer)}`, versus: one ? "llmproxy vs nginx" : `${engine(peer)} vs nginx`, result: peer.result });
+  }
+  const rows: string[][] = [["metric", "direct", "nginx", ...columns.map((c) => c.name), ...columns.map((c) => c.versus)]];
   const row = (label: string, f: (r: BenchResult) => number | null, fmt: (v: number | null) => string, cmp: typeof minus, direct: number | null = null) =>
-    rows.push([label, fmt(direct), fmt(f(n)), ...p.llmproxy.map((l) => fmt(f(l.result))), ...p.llmproxy.map((l) => cmp(f(l.result), f(n)))]);
+    rows.push([label, fmt(direct), fmt(f(n)), ...columns.map((c) => fmt(f(c.result))), ...columns.map((c) => cmp(f(c.result), f(n)))]);
   row(ROW_LABELS.throughput(n.throughput.concurrency), (r) => r.throughput.proxy.rps, count, share, n.throughput.direct?.rps ?? null);
   row(ROW_LABELS.latencyP50(n.latency.rate), (r) => r.latency.proxy.p50Ms, ms, minus, n.latency.direct?.p50Ms ?? null);
   row(ROW_LABELS.latencyP99(n.latency.rate), (r) => r.latency.proxy.p99Ms, ms, minus, n.latency.direct?.p99Ms ?? null);
@@ -74,17 +80,17 @@ function peersTable(p: Peers, heading: string): string[] {
   row(ROW_LABELS.burstP99(n.burst.clients), (r) => r.burst.proxy.ttftP99Ms, ms, minus, n.burst.direct?.ttftP99Ms ?? null);
   const o = n.openStreams.streams;
   const done = (c: number | undefined) => (c === undefined ? NONE : `${c}/${o}`);
-  rows.push([ROW_LABELS.openComplete(o), done(n.openStreams.direct?.completed), done(n.openStreams.proxy.completed), ...p.llmproxy.map((l) => done(l.result.openStreams.proxy.completed))]);
+  rows.push([ROW_LABELS.openComplete(o), done(n.openStreams.direct?.completed), done(n.openStreams.proxy.completed), ...columns.map((c) => done(c.result.openStreams.proxy.completed))]);
   row(ROW_LABELS.openTtftP99(o), (r) => r.openStreams.proxy.ttftP99Ms, ms, times, n.openStreams.direct?.ttftP99Ms ?? null);
   const res = (r: BenchResult) => r.resources;
-  if (res(n) && p.llmproxy.every((l) => res(l.result))) {
+  if (res(n) && columns.every((c) => res(c.result))) {
     row("CPU per plain request", (r) => res(r)!.cpuPerRequestUs, micros, times);
     row("RSS idle", (r) => res(r)!.rssMB.idle, megabytes, times);
     row("RSS after warm-up", (r) => res(r)!.rssMB.afterWarmup, megabytes, times);
     row(`RSS with ${o} open streams`, (r) => res(r)!.rssMB.openStreams, megabytes, times);
   }
   const lines = [heading, "", ...formatTable(rows)];
-  const errors = n.errors + p.llmproxy.reduce((sum, l) => sum + l.result.errors, 0);
+  const errors = n.errors + columns.reduce((sum, c) => sum + c.result.errors, 0);
   if (errors > 0) lines.push("", `${errors} requests failed; the numbers above leave them out.`);
   return lines;
 }
@@ -130,13 +136,20 @@ async function main(): Promise<number> {
       const nginxPids = args.get("--nginx-pids")!.split(",").map(Number).filter((p) => p > 0 && procReadable(p));
       const direct: BenchTarget = { name: "direct", url: backend, headers: {}, pids: [] };
       const nginx: BenchTarget = { name: "nginx", url: args.get("--nginx")!, headers: {}, pids: nginxPids };
-      const targets = [direct, nginx, ...proxies.map((p) => p.target)];
+      const floorPid = Number(args.get("--floor-pid") ?? 0);
+      const floor: BenchTarget | null = args.has("--floor")
+        ? { name: "bun passthrough", url: args.get("--floor")!, headers: {}, pids: floorPid > 0 && procReadable(floorPid) ? [floorPid] : [] }
+        : null;
+      const references = floor ? [nginx, floor] : [nginx];
+      const targets = [direct, ...references, ...proxies.map((p) => p.target)];
       const idle = targets.map((t) => sumOver(t.pids, rssBytes));
       for (const t of targets) {
         const check = await checkTarget(t, plan.chatBody, []);
         if (!check.ok) throw new Error(`${t.name} ${t.url}: ${check.problem}`);
       }
-      const [d, n, ...l] = await measure(targets, plan, idle, progress.update);
+      const [d, n, ...rest] = await measure(targets, plan, idle, progress.update);
+      const f = floor ? rest.shift()! : null;
+      const l = rest;
       const setup = (url: string, pid: number | null, description: string, executable: string | null, metered: boolean): BenchSetup => ({
         mode: "target",
         proxyUrl: url,
@@ -152,6 +165,7 @@ async function main(): Promise<number> {
       });
       return {
         nginx: benchResult(setup(nginx.url, nginxPids[0] ?? null, `nginx (pids ${nginxPids.join(", ")}) in front of the backend`, null, false), plan, d!, n!),
+        floor: floor && f ? benchResult(setup(floor.url, floorPid || null, `Bun.serve + fetch passthrough (pid ${floorPid}) in front of the backend`, null, false), plan, d!, f) : null,
         llmproxy: proxies.map((p, i) => ({
           runtime: runtimes[i]!,
           result: benchResult(setup(p.target.url, p.pid, p.description, commands[i]!.join(" "), true), plan, d!, l[i]!),
@@ -162,7 +176,8 @@ async function main(): Promise<number> {
     signals.settle();
     progress.clear();
     const rps = (r: BenchResult) => r.throughput.proxy.rps;
-    const shareOfNginx = (peer: Peer | undefined) => (peer && rps(peer.result) !== null && rps(peers.nginx) ? rps(peer.result)! / rps(peers.nginx)! : null);
+    const shareOf = (r: BenchResult | undefined | null) => (r && rps(r) !== null && rps(peers.nginx) ? rps(r)! / rps(peers.nginx)! : null);
+    const shareOfNginx = (peer: Peer | undefined) => shareOf(peer?.result);
     const [bun, node] = peers.llmproxy;
     if (o.json) {
       const json = {
@@ -172,6 +187,8 @@ async function main(): Promise<number> {
         runtimes: { llmproxy: bun!.runtime, llmproxyNode: node?.runtime ?? null },
         llmproxyThroughputShareOfNginx: shareOfNginx(bun),
         llmproxyNodeThroughputShareOfNginx: shareOfNginx(node),
+        bunPassthrough: peers.floor,
+        bunPassthroughThroughputShareOfNginx: shareOf(peers.floor),
       };
       process.stdout.write(JSON.stringify(json, null, 2) + "\n");
     } else {
@@ -179,7 +196,7 @@ async function main(): Promise<number> {
       const heading = `bench-peers: the backend ${peers.nginx.setup.directUrl}, nginx and ${which} in front of it; ${o.durationMs / 1000} s per phase`;
       process.stdout.write(peersTable(peers, heading).join("\n") + "\n");
     }
-    return peers.nginx.errors + peers.llmproxy.reduce((sum, l) => sum + l.result.errors, 0) > 0 ? 1 : 0;
+    return peers.nginx.errors + (peers.floor?.errors ?? 0) + peers.llmproxy.reduce((sum, l) => sum + l.result.errors, 0) > 0 ? 1 : 0;
   } finally {
     signals.settle();
     progress.clear();
