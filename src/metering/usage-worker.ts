@@ -1,6 +1,6 @@
 // The metering worker: a thread of its own, with its own connection to the database,
 // that stores usage records and runs the webhook sender. The event loop only hands it
-// batches of plain records (usage-writer.ts); SQLite writes (~8 us a record) and the
+// batches of records' values as JSON text (usage-writer.ts); SQLite writes and the
 // webhook's JSON and HTTP never run where requests are served.
 
 import { edges } from "../edges/edges.ts";
@@ -9,10 +9,9 @@ import { migrate } from "../store/migrations.ts";
 import { openDatabase } from "../store/sqlite.ts";
 import { UsageRecordStore } from "../store/usage-records.ts";
 import { usageKeyKnown, usageSummary, type UsageQuery } from "../store/usage-report.ts";
-import type { Db } from "../store/db.ts";
+import type { Db, SqlValue } from "../store/db.ts";
 import { WebhookSender, type DeliveryEvents } from "./webhook.ts";
 import type { FromWorker, MeteringSettings, ReportResult, ToWorker } from "./worker-protocol.ts";
-import type { UsageRow } from "../store/usage-records.ts";
 
 const parent = edges.threadParent();
 
@@ -29,8 +28,8 @@ const line =
     post({ type: "log", level, msg, fields: fields ?? {} });
 const log: LogSink = { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
 
-/** Rows a write failed for: kept and written again, never dropped here. */
-let retry: { rows: UsageRow[]; timer: ReturnType<typeof setTimeout> | null } = { rows: [], timer: null };
+/** Records (their values) a write failed for: kept and written again, never dropped here. */
+let retry: { rows: SqlValue[][]; timer: ReturnType<typeof setTimeout> | null } = { rows: [], timer: null };
 
 let settings: MeteringSettings = { webhook: null, retentionMs: 0 };
 let database: Db | null = null;
@@ -56,13 +55,13 @@ const events: DeliveryEvents = {
 };
 
 /** Store rows (and what failed before); on failure keep them all and try again in 1 s. */
-function write(rows: UsageRow[]): void {
+function write(rows: SqlValue[][]): void {
   if (!store) return;
   const all = retry.rows.length ? retry.rows.concat(rows) : rows;
   if (all.length === 0) return;
   const webhook = settings.webhook !== null;
   try {
-    store.insert(all, webhook, Date.now());
+    store.insertValues(all, webhook, Date.now());
     if (retry.rows.length) log.info("usage records are written again", { records: all.length });
     retry.rows = [];
     post({ type: "written", records: all.length });
@@ -115,7 +114,7 @@ parent.onMessage((message) => {
       settings = m.settings;
       return;
     case "rows":
-      write(JSON.parse(m.json) as UsageRow[]);
+      write(JSON.parse(m.json) as SqlValue[][]);
       return;
     case "report":
       post({ type: "report", id: m.id, result: report(m.query) });

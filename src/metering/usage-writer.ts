@@ -1,10 +1,11 @@
-// The usage sink of the event loop: each usage result becomes a plain record (with its
-// id) and waits in memory; batches go to the metering worker (usage-worker.ts), which
-// writes them to the database and feeds the webhook. A batch leaves every
+// The usage sink of the event loop: each usage result becomes its record's values (with
+// its id) and waits in memory; batches go to the metering worker (usage-worker.ts),
+// which writes them to the database and feeds the webhook. A batch leaves every
 // metering.flush_interval, or as soon as BATCH records are waiting, so that no single
 // hand-over (and the worker's transaction for it) grows large.
 
 import { edges } from "../edges/edges.ts";
+import type { SqlValue } from "../store/db.ts";
 import type { UsageRow } from "../store/usage-records.ts";
 import type { UsageResult, UsageSink } from "./usage.ts";
 
@@ -19,9 +20,12 @@ const newRecordId = edges.uuidv7;
  */
 const BATCH = 50;
 
-export function usageRow(u: UsageResult): UsageRow {
+const ms3 = (v: number) => Math.round(v * 1000) / 1000;
+
+/** A usage result as the record stored (and sent to the webhook). */
+export function usageRow(u: UsageResult, id: string = newRecordId()): UsageRow {
   return {
-    id: newRecordId(),
+    id,
     request_id: u.requestId,
     ts: u.startedAt,
     key_id: u.keyId,
@@ -38,8 +42,8 @@ export function usageRow(u: UsageResult): UsageRow {
     usage_source: u.source,
     status: u.status,
     error_code: u.errorCode,
-    latency_ms: Math.round(u.latencyMs * 1000) / 1000,
-    ttft_ms: u.ttftMs === null ? null : Math.round(u.ttftMs * 1000) / 1000,
+    latency_ms: ms3(u.latencyMs),
+    ttft_ms: u.ttftMs === null ? null : ms3(u.ttftMs),
     retries: u.retries,
     bytes_in: u.bytesIn,
     bytes_out: u.bytesOut,
@@ -48,18 +52,55 @@ export function usageRow(u: UsageResult): UsageRow {
   };
 }
 
+/**
+ * The values of usageRow(u, id), in USAGE_COLUMNS order (stream as 0 or 1): what the
+ * worker binds as they are. An array stringifies (per batch) and parses for less than an
+ * object with its 24 keys (worker-protocol.ts). Writing each record's JSON text by hand,
+ * as accessMembers does, cost more than JSON.stringify of the arrays: ~1.0 against
+ * ~0.55 us a record on Bun (joining the ~50 pieces), ~1.15 against ~0.9 on Node.
+ */
+export function usageValues(u: UsageResult, id: string): SqlValue[] {
+  return [
+    id,
+    u.requestId,
+    u.startedAt,
+    u.keyId,
+    u.endpoint,
+    u.requestedModel,
+    u.route,
+    u.backend,
+    u.upstreamModel,
+    u.stream ? 1 : 0,
+    u.promptTokens,
+    u.completionTokens,
+    u.cachedTokens,
+    u.cacheWriteTokens,
+    u.source,
+    u.status,
+    u.errorCode,
+    ms3(u.latencyMs),
+    u.ttftMs === null ? null : ms3(u.ttftMs),
+    u.retries,
+    u.bytesIn,
+    u.bytesOut,
+    u.clientIp,
+    u.traceparent,
+  ];
+}
+
 export class UsageWriter implements UsageSink {
-  private queue: UsageRow[] = [];
+  /** The records waiting, each as usageValues. */
+  private queue: SqlValue[][] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     /** Hands a batch to the worker. */
-    private readonly ship: (rows: UsageRow[]) => void,
+    private readonly ship: (rows: SqlValue[][]) => void,
     private readonly flushIntervalMs: () => number,
   ) {}
 
   record(u: UsageResult): void {
-    this.queue.push(usageRow(u));
+    this.queue.push(usageValues(u, newRecordId()));
     if (this.queue.length >= BATCH) this.flush();
     else if (!this.timer) {
       this.timer = setTimeout(this.flush, this.flushIntervalMs());

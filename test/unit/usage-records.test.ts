@@ -5,7 +5,7 @@
 
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { openStore, type Store } from "../../src/store/store.ts";
-import { OUTBOX_SQL, UsageRecordStore, type UsageRow } from "../../src/store/usage-records.ts";
+import { OUTBOX_SQL, rowValues, UsageRecordStore, type UsageRow } from "../../src/store/usage-records.ts";
 
 let store: Store;
 let records: UsageRecordStore;
@@ -81,6 +81,20 @@ describe("UsageRecordStore", () => {
     expect(store.db.prepare<{ n: number }>("SELECT COUNT(*) AS n FROM usage_records").get()?.n).toBe(2);
   });
 
+  test("a batch longer than one INSERT is stored and queued whole, a record in it twice once", () => {
+    // 50 records a multi-row INSERT (the writer's batch), the rest one by one
+    const rows = Array.from({ length: 123 }, (_, i) => row(String(1000 + i), { stream: i % 2 === 0, key_id: i % 3 ? `key_${i}` : null }));
+    records.insert([...rows, rows[7]!, rows[77]!], true, NOW);
+    expect(records.backlog()).toBe(123);
+    expect(records.pending(1000)).toEqual(rows);
+  });
+
+  test("records given as values (what the metering worker receives) are stored as the rows they stand for", () => {
+    const rows = [row("0001"), row("0002", { stream: false, key_id: "key_a", error_code: "upstream_http_502", ttft_ms: null, traceparent: "00-ab-cd-01" })];
+    records.insertValues(JSON.parse(JSON.stringify(rows.map(rowValues))), true, NOW);
+    expect(records.pending(10)).toEqual(rows);
+  });
+
   test("retention deletes old records except those the webhook has not received", () => {
     records.insert([row("0001", { ts: NOW - 10 * DAY }), row("0002", { ts: NOW - 10 * DAY })], false, NOW);
     records.insert([row("0003", { ts: NOW - 10 * DAY })], true, NOW);
@@ -98,6 +112,12 @@ describe("UsageRecordStore", () => {
     expect(p).not.toContain("TEMP B-TREE");
     expect(p).toMatch(/SCAN o USING (COVERING )?INDEX sqlite_autoindex_webhook_outbox_1/);
     expect(p).toMatch(/SEARCH r USING INDEX sqlite_autoindex_usage_records_1 \(id=\?\)/);
+  });
+
+  test("a delivered batch is deleted by the outbox's key, never by a scan of the outbox", () => {
+    const p = plan(OUTBOX_SQL.delivered);
+    expect(p).toMatch(/SEARCH webhook_outbox USING (COVERING )?INDEX sqlite_autoindex_webhook_outbox_1 \(record_id=\?\)/);
+    expect(p).not.toMatch(/SCAN webhook_outbox/);
   });
 
   test("retention finds old records by the ts index and checks the outbox by its key", () => {
