@@ -141,6 +141,14 @@ function streamSse(res: Response, headers: Headers, ctx: AnswerContext): Respons
     end(ex) {
       ex.usage = sse.usage;
     },
+    errorCode() {
+      if (sse.backendError === null) return null;
+      // Passed on as the backend sent it; counted and logged as the backend's failure,
+      // but not a circuit step: an error event can be about this request alone.
+      metrics.upstreamErrors.labels(ctx.backend.name, STREAM_ERROR).inc();
+      ctx.log.warn("the backend reported an error in its stream", { request_id: ctx.ex.requestId, backend: ctx.backend.name, backend_error: sse.backendError });
+      return STREAM_ERROR;
+    },
     errorEvent: (err) => sseErrorEvent(ctx.endpoint.kind, err),
   };
   return pipe(res, headers, ctx, tap, edges.serverHoldsHeaders);
@@ -208,7 +216,12 @@ interface BodyTap {
   end(ex: Exchange): void;
   /** Bytes that tell the client the answer broke off (SSE error event). */
   errorEvent?(err: GatewayError): Uint8Array;
+  /** At a normal end: the record's error code when the backend said in the stream that it failed. */
+  errorCode?(): string | null;
 }
+
+/** The record's error code of a stream whose backend sent an error event in it. */
+const STREAM_ERROR = "upstream_stream_error";
 
 /**
  * Pass the backend's body to the client chunk by chunk through `tap`. The next read of
@@ -241,7 +254,7 @@ function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap,
               ex.bytesOut += rest.byteLength;
               await sink.write(rest);
             }
-            end(res.status, null);
+            end(res.status, tap.errorCode?.() ?? null);
             return;
           }
           const out = tap.push(r.value);

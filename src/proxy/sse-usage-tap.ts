@@ -15,6 +15,11 @@
 // - For the estimate when no usage arrives (backend without usage support, or a stream
 //   cut short), the generated text's raw JSON string bytes are kept (bounded, see
 //   KEEP_BYTES) and decoded only if an estimate is ever needed.
+// - An error the backend reports inside the stream (vLLM and OpenAI: data: {"error":
+//   {...}}; Anthropic and the Responses API: an event of type "error", or
+//   response.failed) is passed on as sent and noted (backendError), so that the record
+//   says the answer failed although its status was 200. A chunk is decoded for this
+//   only when its bytes hold `"error"` outside a string.
 
 import type { TokenUsage } from "../metering/usage.ts";
 import { mergeAnthropicUsage, usageFromObject } from "./usage-parse.ts";
@@ -32,6 +37,9 @@ const USAGE_BYTES = Buffer.from(USAGE_KEY);
 // view per chunk.
 const indexOfBytes = Buffer.prototype.indexOf as (this: Uint8Array, needle: Uint8Array, from?: number) => number;
 const lastIndexOfBytes = Buffer.prototype.lastIndexOf as (this: Uint8Array, needle: Uint8Array) => number;
+/** this[from, to) into target at `at`: a memcpy, without the view subarray() makes (per chunk, twice). */
+const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, at: number, from: number, to: number) => number;
+const ERROR_BYTES = Buffer.from('"error"');
 const LF2 = Buffer.from("\n\n");
 const CRLF2 = Buffer.from("\r\n\r\n");
 
@@ -110,6 +118,8 @@ function skipWs(text: string, i: number): number {
 export class SseUsageTap {
   /** The last usage object the backend sent (the final one wins). */
   usage: TokenUsage | null = null;
+  /** The backend's own code (or type) of the first error event it sent in the stream, else null. */
+  backendError: string | null = null;
   /** Bytes of generated text (as JSON string contents) seen. */
   private textBytes = 0;
   /** Grown as text arrives (most answers are short): 1000 streams must not cost 16 MB. */
@@ -177,6 +187,7 @@ export class SseUsageTap {
 
   private process(b: Uint8Array): Uint8Array {
     this.collectText(b);
+    if (this.backendError === null && indexOfBytes.call(b, ERROR_BYTES) >= 0) this.findError(decoder.decode(b));
     let at = indexOfBytes.call(b, USAGE_BYTES);
     if (at < 0) return b;
     // Usage members: `null` ones are cut here as bytes (OpenAI puts one on every chunk
@@ -218,15 +229,35 @@ export class SseUsageTap {
             if (need <= KEEP_BYTES) {
               if (need > this.kept.length) {
                 const grown = new Uint8Array(Math.min(KEEP_BYTES, Math.max(256, need * 2)));
-                grown.set(this.kept.subarray(0, this.keptLen));
+                copyBytes.call(this.kept, grown, 0, 0, this.keptLen);
                 this.kept = grown;
               }
-              this.kept.set(b.subarray(q + 1, end - 1), this.keptLen);
+              copyBytes.call(b, this.kept, this.keptLen, q + 1, end - 1);
               this.keptLen = need;
             } else this.keptFull = true;
           }
         }
         at = indexOfBytes.call(b, key, end);
+      }
+    }
+  }
+
+  /** Note the first event of `text` that is the backend's error report. */
+  private findError(text: string): void {
+    for (const event of text.split(/\r?\n\r?\n/)) {
+      if (!event.includes('"error"')) continue;
+      const data = eventData(event);
+      if (data === null) continue;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(data);
+      } catch {
+        continue;
+      }
+      const code = errorEventCode(obj);
+      if (code !== null) {
+        this.backendError = code;
+        return;
       }
     }
   }
@@ -290,6 +321,29 @@ export class SseUsageTap {
   }
 }
 
+/**
+ * The code of an error event's payload, or null when the payload is not one: OpenAI and
+ * vLLM {"error":{message,type,code}} (or a string), Anthropic {"type":"error","error":
+ * {type,message}}, the Responses API {"type":"error",code} and {"type":"response.failed",
+ * "response":{"error":{code}}}.
+ */
+export function errorEventCode(obj: unknown): string | null {
+  if (!obj || typeof obj !== "object") return null;
+  const o = obj as Record<string, unknown>;
+  const named = (e: unknown, fallback: string): string => {
+    if (e && typeof e === "object") {
+      const { code, type } = e as { code?: unknown; type?: unknown };
+      if ((typeof code === "string" && code !== "") || typeof code === "number") return String(code);
+      if (typeof type === "string" && type !== "") return type;
+    }
+    return fallback;
+  };
+  if (o.type === "error") return typeof o.code === "string" && o.code !== "" ? o.code : named(o.error, "error");
+  if (o.type === "response.failed") return named((o.response as Record<string, unknown> | undefined)?.error, "response_failed");
+  if (o.error && (typeof o.error === "object" || typeof o.error === "string")) return named(o.error, "error");
+  return null;
+}
+
 /** Push the span [from, to) to cut for a `"usage":null` member (bytes). */
 function nullMemberBytes(b: Uint8Array, keyAt: number, valueEnd: number, cuts: number[]): void {
   let i = keyAt - 1;
@@ -312,11 +366,11 @@ function cutOut(b: Uint8Array, cuts: number[]): Uint8Array {
   let from = 0;
   let w = 0;
   for (let i = 0; i < cuts.length; i += 2) {
-    out.set(b.subarray(from, cuts[i]), w);
+    copyBytes.call(b, out, w, from, cuts[i]!);
     w += cuts[i]! - from;
     from = cuts[i + 1]!;
   }
-  out.set(b.subarray(from), w);
+  copyBytes.call(b, out, w, from, b.length);
   return out;
 }
 

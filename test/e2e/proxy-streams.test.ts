@@ -12,6 +12,8 @@ import { countPromptTokens, mockCompletionText } from "../../src/mock/text.ts";
 import { startProxy, type LogLine, type ProxyProcess } from "../helpers/proxy.ts";
 import { readEvents, readUntilFailure, sseData } from "../helpers/sse.ts";
 import { runSwarm } from "../helpers/swarm.ts";
+import { metric } from "../helpers/routing.ts";
+import { httpResponse, startScriptedBackend, type ScriptedBackend } from "../helpers/scripted-backend.ts";
 import { startWrappedMock, type WrappedMock } from "../helpers/wrapped-mock.ts";
 
 const SWARM = 1000;
@@ -22,12 +24,22 @@ let mock: MockServer;
 let gated: WrappedMock;
 let proxy: ProxyProcess;
 let client: OpenAI;
+/** Streams two tokens, then an error event as vLLM sends one when the engine fails. */
+let erring: ScriptedBackend;
+
+const chunk = (content: string) => `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":${JSON.stringify(content)}},"finish_reason":null}]}\n\n`;
+const ENGINE_ERROR = 'data: {"error":{"object":"error","message":"The engine died.","type":"InternalServerError","code":500}}\n\n';
 
 const HI = [{ role: "user" as const, content: "Hello there" }];
 
 beforeAll(async () => {
   mock = await startMockServer({ tokens: 8, delayMs: 0 });
   gated = await startWrappedMock({ tokens: SWARM_TOKENS, delayMs: 2, gate: SWARM });
+  // the body ends with the connection (no length, not chunked), after the error event
+  erring = await startScriptedBackend(() => ({
+    bytes: httpResponse(200, [["Content-Type", "text/event-stream"]], chunk("Hello") + chunk(" there") + ENGINE_ERROR + "data: [DONE]\n\n", null),
+    then: "close",
+  }));
   proxy = await startProxy({
     config: `
 backends:
@@ -39,11 +51,17 @@ backends:
     provider: openai
     # a scripted fake, not a server: no health probes (they would be its traffic)
     health: { interval: 0s }
+  - name: erring
+    url: ${erring.url}
+    provider: openai
+    health: { interval: 0s }
 models:
   - name: llama
     targets: [{ backend: vllm-a }]
   - name: swarm
     targets: [{ backend: gated }]
+  - name: erring
+    targets: [{ backend: erring }]
 timeouts: { connect: 5s, first_byte: 60s, idle: 30s, total: 120s }
 retries: { attempts: 0 }
 `,
@@ -55,6 +73,29 @@ afterAll(async () => {
   expect(await proxy.stop()).toBe(0);
   await mock.stop();
   await gated.stop();
+  await erring.stop();
+});
+
+describe("an error the backend sends inside its stream", () => {
+  test("reaches the OpenAI client as sent (it raises it); the record says upstream_stream_error, with the tokens before it estimated", async () => {
+    const before = await metric(proxy.url, "llmproxy_upstream_errors_total", { backend: "erring", code: "upstream_stream_error" });
+    const { data: stream, response } = await client.chat.completions.create({ model: "erring", messages: HI, stream: true }).withResponse();
+    let text = "";
+    let error: unknown = null;
+    try {
+      for await (const c of stream) text += c.choices[0]?.delta?.content ?? "";
+    } catch (err) {
+      error = err;
+    }
+    expect(text).toBe("Hello there");
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).message).toContain("The engine died.");
+    const line = await proxy.accessLine(response.headers.get("x-request-id")!);
+    expect(line).toMatchObject({ status: 200, error_code: "upstream_stream_error", usage_source: "estimate", completion_tokens: 2 });
+    const warn = await proxy.waitForLog((l) => l.msg === "the backend reported an error in its stream" && l.request_id === line.request_id, "the stream error warning");
+    expect(warn).toMatchObject({ level: "warn", backend: "erring", backend_error: "500" });
+    expect(await metric(proxy.url, "llmproxy_upstream_errors_total", { backend: "erring", code: "upstream_stream_error" })).toBe(before + 1);
+  });
 });
 
 function post(body: object, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {

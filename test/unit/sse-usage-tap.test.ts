@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { KEEP_BYTES, SseUsageTap } from "../../src/proxy/sse-usage-tap.ts";
+import { errorEventCode, KEEP_BYTES, SseUsageTap } from "../../src/proxy/sse-usage-tap.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -131,5 +131,49 @@ describe("SseUsageTap, long answers", () => {
     expect(kept.length).toBeLessThanOrEqual(KEEP_BYTES);
     expect(kept.length % piece.length).toBe(0); // whole pieces only
     expect(tap.coverage() * kept.length).toBeCloseTo(n * piece.length, 0);
+  });
+});
+
+describe("SseUsageTap, an error the backend reports in the stream", () => {
+  const opts = { hideUsage: true, textKeys: ["content"] };
+  const head = openAiStream(PARTS.slice(0, 2), true).replace("data: [DONE]\n\n", "");
+
+  test("vLLM/OpenAI data: {error}: passed on as sent at every split point, its code noted", () => {
+    const err = 'data: {"error":{"message":"engine died","type":"server_error","code":"internal_error"}}\n\n';
+    const want = run(new SseUsageTap(opts), head, []) + err;
+    const input = head + err;
+    for (let cut = 1; cut < input.length; cut += 7) {
+      const tap = new SseUsageTap(opts);
+      expect(run(tap, input, [cut])).toBe(want);
+      expect(tap.backendError).toBe("internal_error");
+    }
+  });
+
+  test("Anthropic's error event and the Responses API's are noted by their code or type", () => {
+    const anthropic = new SseUsageTap({ hideUsage: false, textKeys: ["text"], anthropic: true });
+    run(anthropic, 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n', []);
+    expect(anthropic.backendError).toBe("overloaded_error");
+    const responses = new SseUsageTap({ hideUsage: false, textKeys: ["delta"] });
+    run(responses, 'event: response.failed\ndata: {"type":"response.failed","response":{"error":{"code":"server_error","message":"x"}}}\n\n', []);
+    expect(responses.backendError).toBe("server_error");
+  });
+
+  test('"error" in generated text, an error key inside a tool call\'s arguments, and "error": null are not errors', () => {
+    const tap = new SseUsageTap(opts);
+    const stream =
+      openAiStream([{ content: 'the "error" was mine' }, { content: "error" }], false) +
+      'data: {"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{\\"error\\":true}"}}]}}],"error":null}\n\n';
+    run(tap, stream, []);
+    expect(tap.backendError).toBeNull();
+  });
+});
+
+describe("errorEventCode", () => {
+  test("reads each shape; anything else is not an error event", () => {
+    expect(errorEventCode({ error: { message: "m", code: 400 } })).toBe("400");
+    expect(errorEventCode({ error: "plain text" })).toBe("error");
+    expect(errorEventCode({ type: "error", code: "rate_limit_exceeded" })).toBe("rate_limit_exceeded");
+    expect(errorEventCode({ type: "response.failed", response: {} })).toBe("response_failed");
+    for (const not of [null, "error", 3, { error: null }, { type: "message_delta" }, { choices: [] }]) expect(errorEventCode(not)).toBeNull();
   });
 });
