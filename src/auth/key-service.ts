@@ -16,6 +16,8 @@ import { QuotaLedger } from "./quota-ledger.ts";
  */
 const POLL_MS = 250;
 const FLUSH_MS = 1000;
+/** A flush that found the write lock taken (the metering worker writing) tries again this soon. */
+const RETRY_MS = 20;
 
 export class KeyService {
   index: KeyIndex;
@@ -24,12 +26,17 @@ export class KeyService {
   /** The keys' change counter (migration 3) as of the index in force and our own writes. */
   private changes: number;
   private timers: ReturnType<typeof setInterval>[] = [];
+  private retry: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly db: Db,
     readonly store: KeyStore,
     private readonly log: Logger,
   ) {
+    // This connection is the event loop's: it never checkpoints the write-ahead log (a
+    // checkpoint writes pages back to the file and syncs it, milliseconds at least).
+    // The metering worker's connection commits far more often and checkpoints for both.
+    db.exec("PRAGMA wal_autocheckpoint=0");
     this.version = db.dataVersion();
     this.changes = store.changeCount();
     this.index = new KeyIndex(store.list());
@@ -43,11 +50,13 @@ export class KeyService {
     this.timers = [poll, flush];
   }
 
-  /** Stop polling and write what is pending (at shutdown). */
+  /** Stop polling and write what is pending (at shutdown: waiting for the lock if need be). */
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    this.flush();
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    this.flush(true);
   }
 
   refreshIfChanged(): void {
@@ -85,19 +94,32 @@ export class KeyService {
     }
   }
 
-  /** Write the pending quota debits in one transaction; on failure keep them for the next. */
-  flush(): void {
+  /**
+   * Write the pending quota debits in one transaction; on failure keep them for the next.
+   * On the event loop it never waits for the write lock: when the metering worker holds
+   * it, the debits wait RETRY_MS for another try (`wait`: at shutdown, wait for it).
+   */
+  flush(wait = false): void {
     const debits = this.ledger.takePending();
     if (debits.length === 0) return;
     try {
-      this.db.transaction(() => {
+      const apply = (): true => {
         const before = this.store.changeCount();
         this.store.debit(debits);
         // Our own writes move the counter (not data_version, for this connection): count
         // them as seen, unless another connection's change came first, which the next
         // poll (its data_version moved) must still reload.
         if (before === this.changes) this.changes = this.store.changeCount();
-      });
+        return true;
+      };
+      if ((wait ? this.db.transaction(apply) : this.db.transactionNow(apply)) === null) {
+        this.ledger.restore(debits);
+        this.retry ??= setTimeout(() => {
+          this.retry = null;
+          this.flush();
+        }, RETRY_MS);
+        this.retry.unref?.();
+      }
     } catch (err) {
       this.ledger.restore(debits);
       this.log.error("cannot write quota usage; it is kept and retried", { error: String(err), debits: debits.length });

@@ -24,13 +24,18 @@ interface Local {
 export class QuotaLedger {
   /** Debits since the records in the index were read, per key. */
   private local = new Map<string, Local>();
-  /** Debits not written yet. */
-  private pending: UsageDebit[] = [];
+  /**
+   * Debits not written yet, summed per key and UTC day as they come: the flush takes
+   * one entry per key and day, and its cost does not grow with the requests made (a
+   * list of every request's debit, merged at the flush, held the event loop 3-4 ms a
+   * second at 16 000 requests a second).
+   */
+  private pending = new Map<string, Map<string, UsageDebit>>();
 
   debit(keyId: string, tokens: number, nowMs: number): void {
     if (tokens <= 0) return;
-    this.pending.push({ keyId, tokens, at: nowMs });
     const day = utcDay(nowMs);
+    this.addPending(keyId, day, tokens, nowMs);
     const month = day.slice(0, 7);
     let l = this.local.get(keyId);
     if (!l) this.local.set(keyId, (l = { total: 0, byDay: new Map(), byMonth: new Map() }));
@@ -62,30 +67,31 @@ export class QuotaLedger {
     return null;
   }
 
+  private addPending(keyId: string, day: string, tokens: number, at: number): void {
+    let byDay = this.pending.get(keyId);
+    if (!byDay) this.pending.set(keyId, (byDay = new Map()));
+    const d = byDay.get(day);
+    if (d) {
+      d.tokens += tokens;
+      if (at > d.at) d.at = at;
+    } else byDay.set(day, { keyId, tokens, at });
+  }
+
   /**
-   * The debits to write now, summed per key and UTC day: one write per key a second,
+   * The debits to write now, one per key and UTC day: one write per key a second,
    * however many requests it made (20 000 requests a second must not mean 20 000
-   * UPDATEs on the event loop).
+   * UPDATEs).
    */
   takePending(): UsageDebit[] {
-    const raw = this.pending;
-    this.pending = [];
-    if (raw.length <= 1) return raw;
-    const merged = new Map<string, UsageDebit>();
-    for (const d of raw) {
-      const id = `${d.keyId}\u0000${utcDay(d.at)}`;
-      const m = merged.get(id);
-      if (m) {
-        m.tokens += d.tokens;
-        m.at = Math.max(m.at, d.at);
-      } else merged.set(id, { ...d });
-    }
-    return [...merged.values()];
+    const out: UsageDebit[] = [];
+    for (const byDay of this.pending.values()) for (const d of byDay.values()) out.push(d);
+    this.pending = new Map();
+    return out;
   }
 
   /** A write failed: keep its debits for the next attempt (nothing is lost). */
   restore(debits: UsageDebit[]): void {
-    this.pending = debits.concat(this.pending);
+    for (const d of debits) this.addPending(d.keyId, utcDay(d.at), d.tokens, d.at);
   }
 
   /**
@@ -94,7 +100,7 @@ export class QuotaLedger {
    */
   reloaded(): void {
     const local = new Map<string, Local>();
-    for (const d of this.pending) {
+    for (const d of this.pendingDebits()) {
       let l = local.get(d.keyId);
       if (!l) local.set(d.keyId, (l = { total: 0, byDay: new Map(), byMonth: new Map() }));
       const day = utcDay(d.at);
@@ -103,5 +109,9 @@ export class QuotaLedger {
       l.byMonth.set(day.slice(0, 7), (l.byMonth.get(day.slice(0, 7)) ?? 0) + d.tokens);
     }
     this.local = local;
+  }
+
+  private *pendingDebits(): Iterable<UsageDebit> {
+    for (const byDay of this.pending.values()) yield* byDay.values();
   }
 }

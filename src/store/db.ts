@@ -32,6 +32,12 @@ export interface Db {
    */
   transaction<R>(fn: () => R): R;
   /**
+   * The same, but when another connection holds the write lock it returns null at once
+   * instead of waiting: for writes on the event loop that can wait for a later turn
+   * (SQLite's busy handler sleeps, and a sleep there holds up every request).
+   */
+  transactionNow<R>(fn: () => R): R | null;
+  /**
    * PRAGMA data_version: changes whenever another connection (the CLI, another
    * process) commits to the file, never for this connection's own writes. The daemon
    * polls it to reload its key index without a restart.

@@ -132,6 +132,18 @@ class DriverDb implements Db {
     return this.#raw.immediate(fn);
   }
 
+  transactionNow<R>(fn: () => R): R | null {
+    this.#raw.exec("PRAGMA busy_timeout=0");
+    try {
+      return this.#raw.immediate(fn);
+    } catch (err) {
+      if (codeOf(err) === "SQLITE_BUSY") return null;
+      throw err;
+    } finally {
+      this.#raw.exec(`PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}`);
+    }
+  }
+
   dataVersion(): number {
     return this.#dataVersion.get()?.data_version ?? 0;
   }

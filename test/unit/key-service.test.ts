@@ -87,3 +87,29 @@ describe("KeyService.refreshIfChanged", () => {
     expect(svc.index.byId.get(record.id)!.record.revokedAt).not.toBeNull();
   });
 });
+
+describe("KeyService.flush on the event loop", () => {
+  test("with the write lock held by another connection it returns at once, keeps the debits, and writes them on a later turn", async () => {
+    const { record } = other.keys.create({ name: "contended" });
+    svc.refreshIfChanged();
+    svc.ledger.debit(record.id, 30, Date.now());
+    // the other connection (the metering worker, in the daemon) is inside a write
+    other.db.transaction(() => {
+      svc.flush();
+      expect(other.keys.get(record.id)!.tokensUsed).toBe(0);
+    });
+    expect(daemon.keys.get(record.id)!.tokensUsed).toBe(0);
+    // still counted against the quota meanwhile
+    expect(svc.ledger.used(svc.index.byId.get(record.id)!.record, Date.now()).total).toBe(30);
+    // the retry a moment later finds the lock free
+    for (let i = 0; i < 200 && daemon.keys.get(record.id)!.tokensUsed === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(daemon.keys.get(record.id)!.tokensUsed).toBe(30);
+    expect(svc.ledger.takePending()).toEqual([]);
+  });
+
+  test("never checkpoints the write-ahead log itself (the metering worker's connection does)", () => {
+    const row = (daemon.db.prepare<{ wal_autocheckpoint: number }>("PRAGMA wal_autocheckpoint").get() ?? { wal_autocheckpoint: -1 }).wal_autocheckpoint;
+    expect(row).toBe(0);
+    expect(other.db.prepare<{ wal_autocheckpoint: number }>("PRAGMA wal_autocheckpoint").get()!.wal_autocheckpoint).toBe(1000);
+  });
+});

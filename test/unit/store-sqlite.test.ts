@@ -125,6 +125,25 @@ describe("openDatabase", () => {
     db.close();
   });
 
+  test("transactionNow: null at once while another connection writes, a commit when the lock is free; the busy timeout stays", () => {
+    const path = join(dir, "now.db");
+    const a = openDatabase(path);
+    const b = openDatabase(path);
+    a.exec("CREATE TABLE t (x INTEGER)");
+    const count = () => a.prepare<{ n: number }>("SELECT count(*) AS n FROM t").get()!.n;
+    a.transaction(() => {
+      a.exec("INSERT INTO t VALUES (1)");
+      expect(b.transactionNow(() => (b.exec("INSERT INTO t VALUES (2)"), "written"))).toBeNull();
+    });
+    expect(count()).toBe(1);
+    expect(b.transactionNow(() => (b.exec("INSERT INTO t VALUES (2)"), "written"))).toBe("written");
+    expect(count()).toBe(2);
+    expect(() => b.transactionNow(() => { throw new Error("boom"); })).toThrow("boom");
+    expect(b.prepare<{ timeout: number }>("PRAGMA busy_timeout").get()!.timeout).toBe(5000);
+    a.close();
+    b.close();
+  });
+
   test("dataVersion moves when another connection commits, not for this one's own writes", () => {
     const path = join(dir, "version.db");
     const daemon = openDatabase(path);
