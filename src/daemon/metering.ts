@@ -82,7 +82,7 @@ export function startMetering(config: Config, services: Services, log: Logger): 
   send({ type: "init", database: config.database, settings: settingsOf(config) });
 
   const writer = new UsageWriter(
-    (rows) => send({ type: "rows", json: JSON.stringify(rows) }),
+    (rows, final) => send({ type: "rows", json: JSON.stringify(rows), final }),
     () => current.metering.flushIntervalMs,
   );
   const removeSink = services.usage.addSink(writer);

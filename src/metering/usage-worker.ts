@@ -11,7 +11,7 @@ import { UsageRecordStore } from "../store/usage-records.ts";
 import { usageKeyKnown, usageSummary, type UsageQuery } from "../store/usage-report.ts";
 import type { Db, SqlValue } from "../store/db.ts";
 import { WebhookSender, type DeliveryEvents } from "./webhook.ts";
-import type { FromWorker, MeteringSettings, ReportResult, ToWorker } from "./worker-protocol.ts";
+import { GATHER_MS, WRITE_BATCH, type FromWorker, type MeteringSettings, type ReportResult, type ToWorker } from "./worker-protocol.ts";
 
 const parent = edges.threadParent();
 
@@ -53,6 +53,24 @@ const events: DeliveryEvents = {
   failed: () => post({ type: "delivery", result: "failure", records: 0 }),
   backlog: (records) => post({ type: "backlog", records }),
 };
+
+/** Hand-overs gathered for one transaction (worker-protocol.ts: WRITE_BATCH, GATHER_MS). */
+let gathered: SqlValue[][] = [];
+let gatherTimer: ReturnType<typeof setTimeout> | null = null;
+
+function take(rows: SqlValue[][], final: boolean): void {
+  gathered = gathered.length ? gathered.concat(rows) : rows;
+  if (final || gathered.length >= WRITE_BATCH) writeGathered();
+  else gatherTimer ??= setTimeout(writeGathered, GATHER_MS);
+}
+
+function writeGathered(): void {
+  if (gatherTimer) clearTimeout(gatherTimer);
+  gatherTimer = null;
+  const rows = gathered;
+  gathered = [];
+  write(rows);
+}
 
 /** Store rows (and what failed before); on failure keep them all and try again in 1 s. */
 function write(rows: SqlValue[][]): void {
@@ -114,12 +132,14 @@ parent.onMessage((message) => {
       settings = m.settings;
       return;
     case "rows":
-      write(JSON.parse(m.json) as SqlValue[][]);
+      take(JSON.parse(m.json) as SqlValue[][], m.final);
       return;
     case "report":
+      writeGathered();
       post({ type: "report", id: m.id, result: report(m.query) });
       return;
     case "stop":
+      writeGathered();
       if (retention) clearInterval(retention);
       if (retry.timer) clearTimeout(retry.timer);
       if (retry.rows.length) write([]); // a last try for rows that failed before

@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { UsageResult } from "../../src/metering/usage.ts";
 import { usageRow, usageValues, UsageWriter } from "../../src/metering/usage-writer.ts";
+import { GATHER_MS } from "../../src/metering/worker-protocol.ts";
 import type { SqlValue } from "../../src/store/db.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
 import { rowValues, USAGE_COLUMNS, UsageRecordStore } from "../../src/store/usage-records.ts";
@@ -72,12 +73,15 @@ describe("UsageWriter", () => {
 
   test("a batch leaves at 50 records, the rest on flush; the worker stores them as usageRow describes them", () => {
     const shipped: SqlValue[][][] = [];
-    const writer = new UsageWriter((rows) => shipped.push(acrossThreads(rows)), () => 60_000);
+    const finals: boolean[] = [];
+    const writer = new UsageWriter((rows, final) => (shipped.push(acrossThreads(rows)), finals.push(final)), () => 60_000);
     const results = Array.from({ length: 57 }, (_, i) => RESULTS[i % RESULTS.length]!);
     for (const u of results) writer.record(u);
     expect(shipped.map((b) => b.length)).toEqual([50]);
     writer.flush();
     expect(shipped.map((b) => b.length)).toEqual([50, 7]);
+    // a full hand-over may wait in the worker for more; a flush is written at once
+    expect(finals).toEqual([false, true]);
 
     const records = new UsageRecordStore(store.db);
     for (const batch of shipped) records.insertValues(batch, true, Date.now());
@@ -85,5 +89,14 @@ describe("UsageWriter", () => {
     expect(new Set(ids).size).toBe(results.length);
     const expected = results.map((u, i) => usageRow(u, ids[i]!)).sort((a, b) => (a.id < b.id ? -1 : 1));
     expect(records.pending(100)).toEqual(expected);
+  });
+
+  test("a full hand-over whose oldest record is nearly due (flush_interval - GATHER_MS) is written at once too", () => {
+    const finals: boolean[] = [];
+    // an interval shorter than the worker's gathering: every hand-over is due
+    const writer = new UsageWriter((_rows, final) => finals.push(final), () => GATHER_MS - 1);
+    for (let i = 0; i < 100; i++) writer.record(RESULTS[i % RESULTS.length]!);
+    writer.flush();
+    expect(finals).toEqual([true, true]);
   });
 });
