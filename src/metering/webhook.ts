@@ -23,7 +23,9 @@ export interface DeliveryEvents {
 }
 
 export function signature(secret: string, timestamp: string, body: string): string {
-  return "sha256=" + createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
+  // two updates, not one of `${timestamp}.${body}`: joining them copies the whole body
+  // (a batch of 500 records is ~250 KB), which cost more than hashing it
+  return "sha256=" + createHmac("sha256", secret).update(`${timestamp}.`).update(body).digest("hex");
 }
 
 /** The JSON the receiver gets: records with ISO times beside the Unix ms. */
