@@ -8,6 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import type { Connection, ServerHandle, ServerOptions } from "../edges/types.ts";
 import { wholeBytes } from "./node-response.ts";
+import { takeBodySource } from "./stream-body-node.ts";
+import type { BodySource } from "../edges/types.ts";
 import { errorBody } from "../errors.ts";
 import { GONE, noop, toRequest, type IncomingRequest, type Reader, type ReadResult } from "./node-request.ts";
 
@@ -48,6 +50,8 @@ class InFlight {
   closed = false;
   errorSent = false;
   reader: Reader | null = null;
+  /** The gateway's own streamed answer, running straight into the socket. */
+  source: BodySource | null = null;
   /** Resolves a wait for 'drain'. */
   wake: (() => void) | null = null;
   readonly res: ServerResponse;
@@ -119,6 +123,8 @@ async function send(x: InFlight, response: Response): Promise<void> {
     res.end();
     return;
   }
+  const source = takeBodySource(body);
+  if (source) return pumpSource(x, response, source);
   const reader: Reader = body.getReader();
   x.reader = reader;
   const first = reader.read();
@@ -145,6 +151,27 @@ function sendWhole(x: InFlight, response: Response, chunk: Uint8Array | null): v
   x.ended = true;
   if (chunk) x.res.end(chunk);
   else x.res.end();
+}
+
+/**
+ * A streamed answer of the gateway's own (edges.streamBody): the status line now (the
+ * backend may think a while before its first token), then each chunk as the source
+ * writes it; a client that reads slowly makes its writes wait for 'drain'.
+ */
+async function pumpSource(x: InFlight, response: Response, source: BodySource): Promise<void> {
+  const { res } = x;
+  x.source = source;
+  writeHead(res, response, null);
+  res.flushHeaders();
+  await source.pump({
+    write(chunk) {
+      if (x.gone || chunk.byteLength === 0) return;
+      if (!res.write(chunk)) return drained(x);
+    },
+  });
+  if (x.gone) return;
+  x.ended = true;
+  res.end();
 }
 
 /** Each chunk as it comes; a client that reads slowly slows the reads (await 'drain'). */
@@ -206,6 +233,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerHandle> {
       x.gone = true;
       x.request?.[GONE]();
       x.reader?.cancel().catch(noop);
+      x.source?.cancel();
       x.wake?.();
     }
     if (stopping) closeDrained();

@@ -1,8 +1,26 @@
-// Streamed answers under node:http: a Web stream of highWaterMark 0, fed by the source
-// one chunk per read of the server (node-response.ts), so a slow client slows the
-// backend's reads instead of filling memory.
+// Streamed answers under node:http. The server (node-server.ts) takes the source of a
+// body made here and runs it straight into its socket: res.write per chunk, 'drain' for
+// backpressure, no Web stream in between (a Web stream costs promises and a queue per
+// chunk, which at 1000 open streams was most of the Node path's time to first token).
+// For anyone else the body is a Web stream of highWaterMark 0, fed one chunk per read,
+// so a slow reader slows the backend's reads instead of filling memory.
 
 import type { BodySink, BodySource } from "../edges/types.ts";
+
+/** Sources not started yet, by the body made for them. */
+const untaken = new WeakMap<ReadableStream<Uint8Array>, BodySource>();
+
+/**
+ * The source behind a body that streamBody made and nobody has read: the caller runs it
+ * (and must call its cancel() if its client leaves); the body itself is then never fed.
+ * null for any other body.
+ */
+export function takeBodySource(body: ReadableStream<Uint8Array>): BodySource | null {
+  const source = untaken.get(body);
+  if (!source) return null;
+  untaken.delete(body);
+  return source;
+}
 
 export function streamBody(source: BodySource): ReadableStream<Uint8Array> {
   /** The source's write waiting for the next read. */
@@ -13,9 +31,12 @@ export function streamBody(source: BodySource): ReadableStream<Uint8Array> {
     wake = null;
     w?.();
   };
-  return new ReadableStream<Uint8Array>(
+  const stream: ReadableStream<Uint8Array> = new ReadableStream<Uint8Array>(
     {
-      start(c) {
+      // started by the first read, not at construction: until then the server may take
+      // the source instead (takeBodySource)
+      pull(c) {
+        if (!untaken.delete(stream)) return resume();
         const sink: BodySink = {
           write(chunk) {
             if (gone) return;
@@ -24,7 +45,6 @@ export function streamBody(source: BodySource): ReadableStream<Uint8Array> {
             return new Promise<void>((r) => (wake = r));
           },
         };
-        // not awaited: start() must return for reads to begin
         void source.pump(sink).then(
           () => {
             if (!gone) c.close();
@@ -34,14 +54,17 @@ export function streamBody(source: BodySource): ReadableStream<Uint8Array> {
           },
         );
       },
-      pull: resume,
       cancel() {
         if (gone) return;
         gone = true;
+        // a body cancelled before its first read never started its source
+        if (untaken.delete(stream)) return;
         source.cancel();
         resume();
       },
     },
     { highWaterMark: 0 },
   );
+  untaken.set(stream, source);
+  return stream;
 }
