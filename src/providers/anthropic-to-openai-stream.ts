@@ -48,6 +48,7 @@ import {
 import { type OpenAiDeltaScan, scanOpenAiDelta } from "./openai-delta-scan.ts";
 import { SseParser } from "./sse.ts";
 import type { EncodeContext, StreamError, StreamTranslator, TranslatedUsage } from "./types.ts";
+import { errorEventCode } from "./stream-error-code.ts";
 
 type Json = Record<string, unknown>;
 
@@ -82,6 +83,7 @@ export class OpenAiToAnthropicStream implements StreamTranslator {
   private started = false;
   /** message_stop or an error event went out: the answer is over for the client. */
   private ended = false;
+  backendError: string | null = null;
   private msgId = "";
   private open = Block.None;
   private openIndex = -1;
@@ -175,7 +177,10 @@ export class OpenAiToAnthropicStream implements StreamTranslator {
       return; // not a chunk (a stray keep-alive payload): nothing to translate
     }
     if (!isObj(obj)) return;
-    if (obj.error !== undefined && obj.error !== null) return this.backendError(obj.error);
+    if (obj.error !== undefined && obj.error !== null) {
+      this.backendError ??= errorEventCode(obj);
+      return this.relayBackendError(obj.error);
+    }
     if (isObj(obj.usage)) this.usageSeen = translatedUsage(obj.usage) ?? this.usageSeen;
     if (!this.started) this.start(obj.id);
     const choice = Array.isArray(obj.choices) ? obj.choices[0] : undefined;
@@ -312,7 +317,7 @@ export class OpenAiToAnthropicStream implements StreamTranslator {
   }
 
   /** An error the backend reported in the stream (OpenAI and vLLM: data: {"error":{message,type,code}}). */
-  private backendError(e: unknown): void {
+  private relayBackendError(e: unknown): void {
     this.ended = true;
     let message = "The backend reported an error in the stream.";
     let type: AnthropicErrorType = "api_error";

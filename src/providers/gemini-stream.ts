@@ -14,6 +14,7 @@ import { OpenAiChunkWriter, SSE_DONE, openAiErrorEvent } from "./openai-chunks.t
 import { candidateParts, completionId, finishReason, geminiUsage, isObject, openAiErrorFromGemini, openAiUsage, type GeminiUsage } from "./gemini-response.ts";
 import { SseParser } from "./sse.ts";
 import { TranslationError, type EncodeContext, type StreamError, type StreamTranslator, type TranslatedUsage } from "./types.ts";
+import { errorEventCode } from "./stream-error-code.ts";
 
 /** Generated text kept for a token estimate when no usage arrives; longer answers are extrapolated. */
 const KEEP_CHARS = 16384;
@@ -34,6 +35,7 @@ export class GeminiStreamTranslator implements StreamTranslator {
   private out = "";
   /** An error event went out: the stream is over for the client. */
   private over = false;
+  backendError: string | null = null;
   private gemini: GeminiUsage | null = null;
   private kept = "";
   private textChars = 0;
@@ -96,6 +98,7 @@ export class GeminiStreamTranslator implements StreamTranslator {
     if (!isObject(ev)) throw new TranslationError("the Gemini backend sent a stream event that is not a JSON object");
     if (isObject(ev.error)) {
       const e = ev.error;
+      this.backendError ??= errorEventCode(ev);
       const body = openAiErrorFromGemini(e, typeof e.code === "number" ? e.code : 500);
       this.out += `data: ${body}\n\n`;
       this.over = true;

@@ -26,6 +26,7 @@ import { finishReason, openAiErrorFromStreamEvent, openAiUsageJson, translatedUs
 import { scanDelta, type DeltaKind, type DeltaScan } from "./anthropic-delta-scan.ts";
 import { SseParser } from "./sse.ts";
 import type { EncodeContext, StreamError, StreamTranslator, TranslatedUsage } from "./types.ts";
+import { errorEventCode } from "./stream-error-code.ts";
 
 /** Generated text kept for a token estimate (UTF-16 units, about 16 KiB); longer answers are extrapolated. */
 export const KEEP_CHARS = 16384;
@@ -52,6 +53,7 @@ export class AnthropicToOpenAiStream implements StreamTranslator {
   private readonly end: string;
   /** message_stop or an error event was seen: the stream is over for the client. */
   private done = false;
+  backendError: string | null = null;
   private finished = false;
   /** Anthropic block index → OpenAI tool call index (undefined: not a tool_use block). */
   private readonly toolOfBlock: number[] = [];
@@ -176,6 +178,7 @@ export class AnthropicToOpenAiStream implements StreamTranslator {
         return;
       case "error":
         this.done = true;
+        this.backendError ??= errorEventCode(ev);
         this.out += `data: ${openAiErrorFromStreamEvent(ev.error)}\n\n`;
         return;
     }

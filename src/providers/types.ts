@@ -66,6 +66,8 @@ export interface StreamTranslator {
   flush(): Uint8Array;
   /** The usage once seen (updated as events pass); null when the backend sent none. */
   readonly usage: TranslatedUsage | null;
+  /** The backend's code of the error event it sent in the stream (errorEventCode), else null. */
+  readonly backendError: string | null;
   /** The generated text seen so far (bounded by the translator: keep at most 16 KiB), for an estimate. */
   keptText(): string;
   /** All generated text / kept text (>= 1), to scale an estimate. */

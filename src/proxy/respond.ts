@@ -141,14 +141,7 @@ function streamSse(res: Response, headers: Headers, ctx: AnswerContext): Respons
     end(ex) {
       ex.usage = sse.usage;
     },
-    errorCode() {
-      if (sse.backendError === null) return null;
-      // Passed on as the backend sent it; counted and logged as the backend's failure,
-      // but not a circuit step: an error event can be about this request alone.
-      metrics.upstreamErrors.labels(ctx.backend.name, STREAM_ERROR).inc();
-      ctx.log.warn("the backend reported an error in its stream", { request_id: ctx.ex.requestId, backend: ctx.backend.name, backend_error: sse.backendError });
-      return STREAM_ERROR;
-    },
+    errorCode: () => streamErrorCode(sse.backendError, ctx),
     errorEvent: (err) => sseErrorEvent(ctx.endpoint.kind, err),
   };
   return pipe(res, headers, ctx, tap, edges.serverHoldsHeaders);
@@ -179,6 +172,7 @@ function translated(res: Response, headers: Headers, type: string, ctx: AnswerCo
         ex.usage = st.usage;
       },
       errorEvent: (err) => st.errorEvent({ code: err.code, message: err.message, type: err.type }),
+      errorCode: () => streamErrorCode(st.backendError, ctx),
     };
     return pipe(res, headers, ctx, tap, edges.serverHoldsHeaders);
   }
@@ -222,6 +216,19 @@ interface BodyTap {
 
 /** The record's error code of a stream whose backend sent an error event in it. */
 const STREAM_ERROR = "upstream_stream_error";
+
+/**
+ * At the end of a stream: when the backend said in it that it failed (its code in
+ * `backendError`), the record's error code. The event went to the client (as sent, or
+ * translated); it is counted and logged as the backend's failure, but not a circuit
+ * step: an error event can be about this request alone.
+ */
+function streamErrorCode(backendError: string | null, ctx: AnswerContext): string | null {
+  if (backendError === null) return null;
+  metrics.upstreamErrors.labels(ctx.backend.name, STREAM_ERROR).inc();
+  ctx.log.warn("the backend reported an error in its stream", { request_id: ctx.ex.requestId, backend: ctx.backend.name, backend_error: backendError });
+  return STREAM_ERROR;
+}
 
 /**
  * Pass the backend's body to the client chunk by chunk through `tap`. The next read of

@@ -23,6 +23,7 @@
 
 import type { TokenUsage } from "../metering/usage.ts";
 import { mergeAnthropicUsage, usageFromObject } from "./usage-parse.ts";
+import { errorEventCode } from "../providers/stream-error-code.ts";
 
 const USAGE_KEY = '"usage"';
 /** An unfinished event longer than this is passed on as is and the tap stops editing. */
@@ -319,29 +320,6 @@ export class SseUsageTap {
     if (nested) this.usage = nested;
     return direct !== null && Array.isArray(obj.choices) && obj.choices.length === 0;
   }
-}
-
-/**
- * The code of an error event's payload, or null when the payload is not one: OpenAI and
- * vLLM {"error":{message,type,code}} (or a string), Anthropic {"type":"error","error":
- * {type,message}}, the Responses API {"type":"error",code} and {"type":"response.failed",
- * "response":{"error":{code}}}.
- */
-export function errorEventCode(obj: unknown): string | null {
-  if (!obj || typeof obj !== "object") return null;
-  const o = obj as Record<string, unknown>;
-  const named = (e: unknown, fallback: string): string => {
-    if (e && typeof e === "object") {
-      const { code, type } = e as { code?: unknown; type?: unknown };
-      if ((typeof code === "string" && code !== "") || typeof code === "number") return String(code);
-      if (typeof type === "string" && type !== "") return type;
-    }
-    return fallback;
-  };
-  if (o.type === "error") return typeof o.code === "string" && o.code !== "" ? o.code : named(o.error, "error");
-  if (o.type === "response.failed") return named((o.response as Record<string, unknown> | undefined)?.error, "response_failed");
-  if (o.error && (typeof o.error === "object" || typeof o.error === "string")) return named(o.error, "error");
-  return null;
 }
 
 /** Push the span [from, to) to cut for a `"usage":null` member (bytes). */

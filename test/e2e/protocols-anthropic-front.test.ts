@@ -387,7 +387,7 @@ describe("(a) errors the Anthropic SDK raises", () => {
   }
 
   test("an error in the middle of the backend's stream is raised by the SDK's stream, after the text that came before it", async () => {
-    const stream = client.messages.stream({ model: "qwen-errors", max_tokens: 100, messages: HAIKU }, { headers: { "x-mock-error-after": "3" } });
+    const stream = client.messages.stream({ model: "qwen-errors", max_tokens: 100, messages: HAIKU }, { headers: { "x-mock-error-after": "3", "x-request-id": "front-stream-error-1" } });
     const deltas: string[] = [];
     stream.on("text", (t) => deltas.push(t));
     const err = await failure(stream.finalMessage());
@@ -397,6 +397,7 @@ describe("(a) errors the Anthropic SDK raises", () => {
     const e = err as AnthropicApiError;
     expect(e.type).toBe("api_error");
     expect(e.apiMessage).toBe("The server is overloaded. Please try again later.");
+    expect(await proxy.accessLine("front-stream-error-1")).toMatchObject({ status: 200, error_code: "upstream_stream_error" });
   });
   test("a backend that stalls mid-stream: the gateway's idle timeout reaches the SDK as Anthropic's error event (timeout_error, upstream_idle_timeout)", async () => {
     const stream = client.messages.stream({ model: "qwen-stalling", max_tokens: 100, messages: HAIKU }, { headers: { "x-mock-hang-after": "2" } });
@@ -481,7 +482,7 @@ describe("(b) the Anthropic SDK in front of an Anthropic backend: passthrough", 
   });
 
   test("an error event in the middle of the backend's stream reaches the SDK, which raises it", async () => {
-    const stream = client.messages.stream({ model: "claude-sonnet", max_tokens: 100, messages: HAIKU }, { headers: { "x-mock-error-after": "2" } });
+    const stream = client.messages.stream({ model: "claude-sonnet", max_tokens: 100, messages: HAIKU }, { headers: { "x-mock-error-after": "2", "x-request-id": "front-stream-error-2" } });
     const deltas: string[] = [];
     stream.on("text", (t) => deltas.push(t));
     const err = await failure(stream.finalMessage());
@@ -489,6 +490,8 @@ describe("(b) the Anthropic SDK in front of an Anthropic backend: passthrough", 
     expect(err).toBeInstanceOf(Anthropic.APIError);
     expect((err as AnthropicApiError).type).toBe("overloaded_error");
     expect((err as AnthropicApiError).apiMessage).toBe("Overloaded");
+    // passed through as sent (Anthropic to Anthropic), and recorded as the backend's failure
+    expect(await proxy.accessLine("front-stream-error-2")).toMatchObject({ status: 200, error_code: "upstream_stream_error" });
   });
 });
 

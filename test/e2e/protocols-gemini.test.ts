@@ -318,7 +318,7 @@ describe("errors", () => {
   });
 
   test("an error event in the middle of the backend's stream is raised by the SDK's iterator, after the text that came before it", async () => {
-    const stream = await client.chat.completions.create({ model: "gemini-errors", messages: HELLO, stream: true }, { headers: { "x-mock-error-after": "3" } });
+    const stream = await client.chat.completions.create({ model: "gemini-errors", messages: HELLO, stream: true }, { headers: { "x-mock-error-after": "3", "x-request-id": "gemini-stream-error-1" } });
     let text = "";
     const err = await failure(
       (async () => {
@@ -329,6 +329,7 @@ describe("errors", () => {
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as OpenAIApiError).type).toBe("server_error");
     expect(((err as OpenAIApiError).error as { message: string }).message).toContain("overloaded");
+    expect(await proxy.accessLine("gemini-stream-error-1")).toMatchObject({ status: 200, error_code: "upstream_stream_error" });
   });
 
   test("what Gemini cannot express (logprobs) is a 400 invalid_request naming the parameter, and never reaches the backend", async () => {

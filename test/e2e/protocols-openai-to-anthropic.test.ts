@@ -582,7 +582,12 @@ describe("errors", () => {
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as OpenAIApiError).type).toBe("server_error");
     expect((err as OpenAIApiError).code).toBe("overloaded_error");
-    expect(await proxy.accessLine(response.headers.get("x-request-id")!)).toMatchObject({ status: 200, stream: true, backend: "claude-errors" });
+    // recorded as what it was: a 200 whose backend failed in the stream
+    expect(await proxy.accessLine(response.headers.get("x-request-id")!)).toMatchObject({ status: 200, stream: true, backend: "claude-errors", error_code: "upstream_stream_error" });
+    expect(await proxy.waitForLog((l) => l.msg === "the backend reported an error in its stream" && l.request_id === response.headers.get("x-request-id"))).toMatchObject({
+      backend: "claude-errors",
+      backend_error: "overloaded_error",
+    });
   });
 
   test("a backend that stalls mid-stream: the gateway's idle timeout reaches the SDK as an OpenAI error event (timeout_error, upstream_idle_timeout)", async () => {

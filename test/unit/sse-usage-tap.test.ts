@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { errorEventCode, KEEP_BYTES, SseUsageTap } from "../../src/proxy/sse-usage-tap.ts";
+import { KEEP_BYTES, SseUsageTap } from "../../src/proxy/sse-usage-tap.ts";
+import { errorEventCode } from "../../src/providers/stream-error-code.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
