@@ -79,7 +79,7 @@ export async function keysApi(req: Request, rest: string, keys: KeyService, requ
         const input = keyInput(await readJson(req), now);
         if (input.name === undefined) throw invalid("Invalid key: name: required");
         const issued = store.create(input as NewKey, now);
-        keys.reload("admin API");
+        keys.refresh("admin API");
         return json({ ...keyView(issued.record, now), secret: issued.secret }, 201, requestId);
       }
       throw methodNotAllowed(req.method, "/admin/keys", "GET, POST");
@@ -94,13 +94,13 @@ export async function keysApi(req: Request, rest: string, keys: KeyService, requ
       const body = await readJson(req);
       const grace = body.grace === undefined ? 0 : durationFlagValue("grace", body.grace);
       const issued = store.rotate(id, grace, now);
-      keys.reload("admin API");
+      keys.refresh("admin API");
       return json({ ...keyView(issued.record, now), secret: issued.secret }, 200, requestId);
     }
     if (action === "revoke" || req.method === "DELETE") {
       if (action === "revoke" && req.method !== "POST") throw methodNotAllowed(req.method, `/admin/keys/${id}/revoke`, "POST");
       const { record, alreadyRevoked } = store.revoke(id, now);
-      keys.reload("admin API");
+      keys.refresh("admin API");
       return json({ ...keyView(record, now), already_revoked: alreadyRevoked }, 200, requestId);
     }
     if (req.method === "GET") {
@@ -110,7 +110,7 @@ export async function keysApi(req: Request, rest: string, keys: KeyService, requ
     }
     if (req.method === "PATCH") {
       const record = store.update(id, keyInput(await readJson(req), now), now);
-      keys.reload("admin API");
+      keys.refresh("admin API");
       return json(keyView(record, now), 200, requestId);
     }
     throw methodNotAllowed(req.method, `/admin/keys/${id}`, "GET, PATCH, DELETE");

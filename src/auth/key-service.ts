@@ -1,7 +1,8 @@
 // The daemon's side of the key store: the in-memory index every request is checked
 // against, kept in step with the database (a change by another process, such as
-// `llmproxy keys revoke`, is seen within POLL_MS), and the quota ledger whose debits are
-// written in one batch every FLUSH_MS.
+// `llmproxy keys revoke`, is seen within POLL_MS: the keys the change log names are
+// re-read, not all of them), and the quota ledger whose debits are written in one batch
+// every FLUSH_MS.
 
 import type { Logger } from "../log/logger.ts";
 import type { Db } from "../store/sqlite.ts";
@@ -12,9 +13,14 @@ import { QuotaLedger } from "./quota-ledger.ts";
 /**
  * data_version is one cheap pragma: polling it 4 times a second costs nothing. It moves
  * with every commit of another connection (the metering worker's included), so a move
- * only leads to reading the keys' change counter, and that to a reload when it moved.
+ * only leads to reading the key change log past its last entry seen.
  */
 const POLL_MS = 250;
+/** More changed keys than this at once (a bulk import): one reload of all, not one read each. */
+const MAX_CHANGED = 1000;
+/** Entries of the key change log kept; a daemon further behind reloads everything. */
+const LOG_KEEP = 100_000;
+const PRUNE_MS = 60_000;
 const FLUSH_MS = 1000;
 /** A flush that found the write lock taken (the metering worker writing) tries again this soon. */
 const RETRY_MS = 20;
@@ -23,8 +29,8 @@ export class KeyService {
   index: KeyIndex;
   readonly ledger = new QuotaLedger();
   private version: number;
-  /** The keys' change counter (migration 3) as of the index in force and our own writes. */
-  private changes: number;
+  /** The last entry of the key change log (migration 5) the index reflects. */
+  private seq: number;
   private timers: ReturnType<typeof setInterval>[] = [];
   private retry: ReturnType<typeof setTimeout> | null = null;
 
@@ -38,16 +44,17 @@ export class KeyService {
     // The metering worker's connection commits far more often and checkpoints for both.
     db.exec("PRAGMA wal_autocheckpoint=0");
     this.version = db.dataVersion();
-    this.changes = store.changeCount();
+    // log first: a change made while listing is read again at the next poll (harmless)
+    this.seq = store.lastChange();
     this.index = new KeyIndex(store.list());
   }
 
   start(): void {
     const poll = setInterval(() => this.refreshIfChanged(), POLL_MS);
     const flush = setInterval(() => this.flush(), FLUSH_MS);
-    poll.unref();
-    flush.unref();
-    this.timers = [poll, flush];
+    const prune = setInterval(() => this.prune(), PRUNE_MS);
+    for (const t of [poll, flush, prune]) t.unref();
+    this.timers = [poll, flush, prune];
   }
 
   /** Stop polling and write what is pending (at shutdown: waiting for the lock if need be). */
@@ -59,6 +66,7 @@ export class KeyService {
     this.flush(true);
   }
 
+  /** Another connection committed: re-read the keys it changed, if any. */
   refreshIfChanged(): void {
     let v: number;
     try {
@@ -69,28 +77,54 @@ export class KeyService {
     }
     if (v === this.version) return;
     this.version = v;
-    let changes: number;
+    this.refresh("database changed");
+  }
+
+  /**
+   * Re-read the keys the change log names past the last entry seen (this connection's
+   * own writes too: the admin API calls this after each). Usage records and the like
+   * move data_version but add nothing to the log: nothing is read then.
+   */
+  refresh(trigger: string): void {
     try {
-      changes = this.store.changeCount();
+      const started = performance.now();
+      const { changes, oldest } = this.store.changesSince(this.seq, MAX_CHANGED + 1);
+      if (changes.length === 0) return;
+      // entries past ours were pruned, or too many keys changed: read them all
+      if (oldest > this.seq + 1 || changes.length > MAX_CHANGED) return this.reload(trigger);
+      const ids = new Set(changes.map((c) => c.key_id));
+      const records = new Map<string, ReturnType<KeyStore["get"]>>();
+      for (const id of ids) records.set(id, this.store.get(id));
+      this.index.apply(records);
+      this.ledger.refreshed(ids);
+      this.seq = changes[changes.length - 1]!.seq;
+      this.log.debug("keys refreshed", { trigger, keys: ids.size, ms: Math.round((performance.now() - started) * 1000) / 1000 });
     } catch (err) {
       this.log.error("cannot read the key database; keys stay as last read", { error: String(err) });
-      return;
     }
-    if (changes === this.changes) return; // usage records, not keys
-    this.reload("database changed");
   }
 
   /** Rebuild the index from the store; `trigger` says why, in the debug log. */
   reload(trigger: string): void {
     try {
       const started = performance.now();
-      // counter first: a change made while listing is seen again at the next poll
-      this.changes = this.store.changeCount();
+      // log first: a change made while listing is read again at the next poll
+      const seq = this.store.lastChange();
       this.index = new KeyIndex(this.store.list());
+      this.seq = seq;
       this.ledger.reloaded();
       this.log.debug("keys reloaded", { trigger, keys: this.index.size, ms: Math.round(performance.now() - started) });
     } catch (err) {
       this.log.error("cannot reload keys; the previous set stays in force", { error: String(err) });
+    }
+  }
+
+  /** Keep the key change log's newest LOG_KEEP entries (never waiting for the write lock). */
+  private prune(): void {
+    try {
+      this.db.transactionNow(() => this.store.pruneChanges(LOG_KEEP));
+    } catch (err) {
+      this.log.error("cannot prune the key change log", { error: String(err) });
     }
   }
 
@@ -103,15 +137,9 @@ export class KeyService {
     const debits = this.ledger.takePending();
     if (debits.length === 0) return;
     try {
-      const apply = (): true => {
-        const before = this.store.changeCount();
-        this.store.debit(debits);
-        // Our own writes move the counter (not data_version, for this connection): count
-        // them as seen, unless another connection's change came first, which the next
-        // poll (its data_version moved) must still reload.
-        if (before === this.changes) this.changes = this.store.changeCount();
-        return true;
-      };
+      // The key change log names the keys debited; the next refresh re-reads them,
+      // written debits included, and the ledger then counts only the unwritten ones.
+      const apply = (): true => (this.store.debit(debits), true);
       if ((wait ? this.db.transaction(apply) : this.db.transactionNow(apply)) === null) {
         this.ledger.restore(debits);
         this.retry ??= setTimeout(() => {

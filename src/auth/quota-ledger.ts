@@ -99,16 +99,26 @@ export class QuotaLedger {
    * so far, so only the unwritten ones are still counted on top.
    */
   reloaded(): void {
-    const local = new Map<string, Local>();
-    for (const d of this.pendingDebits()) {
-      let l = local.get(d.keyId);
-      if (!l) local.set(d.keyId, (l = { total: 0, byDay: new Map(), byMonth: new Map() }));
-      const day = utcDay(d.at);
-      l.total += d.tokens;
-      l.byDay.set(day, (l.byDay.get(day) ?? 0) + d.tokens);
-      l.byMonth.set(day.slice(0, 7), (l.byMonth.get(day.slice(0, 7)) ?? 0) + d.tokens);
+    this.local = new Map();
+    for (const d of this.pendingDebits()) this.countLocal(d);
+  }
+
+  /** The same for the keys of `ids` alone, re-read from the store. */
+  refreshed(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.local.delete(id);
+      const byDay = this.pending.get(id);
+      if (byDay) for (const d of byDay.values()) this.countLocal(d);
     }
-    this.local = local;
+  }
+
+  private countLocal(d: UsageDebit): void {
+    let l = this.local.get(d.keyId);
+    if (!l) this.local.set(d.keyId, (l = { total: 0, byDay: new Map(), byMonth: new Map() }));
+    const day = utcDay(d.at);
+    l.total += d.tokens;
+    l.byDay.set(day, (l.byDay.get(day) ?? 0) + d.tokens);
+    l.byMonth.set(day.slice(0, 7), (l.byMonth.get(day.slice(0, 7)) ?? 0) + d.tokens);
   }
 
   private *pendingDebits(): Iterable<UsageDebit> {

@@ -50,6 +50,10 @@ export class KeyStore {
   readonly #update: Statement<unknown>;
   readonly #debit: Statement<unknown>;
   readonly #changes: Statement<{ n: number }>;
+  readonly #lastChange: Statement<{ n: number | null }>;
+  readonly #firstChange: Statement<{ n: number | null }>;
+  readonly #changesSince: Statement<{ seq: number; key_id: string }>;
+  readonly #pruneChanges: Statement<unknown>;
 
   constructor(db: Db) {
     this.#db = db;
@@ -65,6 +69,10 @@ export class KeyStore {
     // A debit from a period before the stored one (a late batch after midnight) counts
     // in the total (and its month, if still current) but not in the newer period.
     this.#changes = db.prepare<{ n: number }>("SELECT n FROM key_changes WHERE id = 1");
+    this.#lastChange = db.prepare<{ n: number | null }>("SELECT max(seq) AS n FROM key_change_log");
+    this.#firstChange = db.prepare<{ n: number | null }>("SELECT min(seq) AS n FROM key_change_log");
+    this.#changesSince = db.prepare<{ seq: number; key_id: string }>("SELECT seq, key_id FROM key_change_log WHERE seq > ? ORDER BY seq LIMIT ?");
+    this.#pruneChanges = db.prepare("DELETE FROM key_change_log WHERE seq <= (SELECT max(seq) FROM key_change_log) - ?");
     this.#debit = db.prepare(`
       UPDATE key_usage SET
         tokens_total = tokens_total + ?,
@@ -107,12 +115,30 @@ export class KeyStore {
     return { record, secret };
   }
 
-  /** Every key, revoked and expired ones too, newest first. */
   /** How many times a key or its counters changed, by any connection (a trigger counts them). */
   changeCount(): number {
     return this.#changes.get()?.n ?? 0;
   }
 
+  /** The newest entry of the change log (migration 5), 0 when it is empty. */
+  lastChange(): number {
+    return this.#lastChange.get()?.n ?? 0;
+  }
+
+  /**
+   * The log's entries after `seq`, oldest first, at most `limit`, and its oldest entry
+   * still kept (entries after `seq` may have been pruned: `oldest > seq + 1` says so).
+   */
+  changesSince(seq: number, limit: number): { changes: { seq: number; key_id: string }[]; oldest: number } {
+    return { changes: this.#changesSince.all(seq, limit), oldest: this.#firstChange.get()?.n ?? 0 };
+  }
+
+  /** Drop the log's entries but the newest `keep`. */
+  pruneChanges(keep: number): number {
+    return this.#pruneChanges.run(keep).changes;
+  }
+
+  /** Every key, revoked and expired ones too, newest first. */
   list(): KeyRecord[] {
     return this.#all.all().map(rowToRecord);
   }

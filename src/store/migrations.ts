@@ -133,6 +133,34 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec("ALTER TABLE usage_records ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0");
     },
   },
+  {
+    version: 5,
+    description: "a log of the keys that changed, so that a daemon re-reads only those",
+    up(db) {
+      // Migration 3's counter says that some key changed, not which: re-reading 10 000
+      // keys held the event loop ~25 ms, at every change by another process (another
+      // daemon's quota debits: every second). Triggers name each changed key here; the
+      // daemon reads the log past the last entry it saw and prunes the old end.
+      db.exec(`
+        CREATE TABLE key_change_log (
+          seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+          key_id TEXT NOT NULL
+        ) STRICT;
+      `);
+      for (const [table, column] of [
+        ["keys", "id"],
+        ["key_usage", "key_id"],
+      ] as const) {
+        for (const [event, row] of [
+          ["INSERT", "NEW"],
+          ["UPDATE", "NEW"],
+          ["DELETE", "OLD"],
+        ] as const) {
+          db.exec(`CREATE TRIGGER ${table}_${event.toLowerCase()}_logged AFTER ${event} ON ${table} BEGIN INSERT INTO key_change_log (key_id) VALUES (${row}.${column}); END`);
+        }
+      }
+    },
+  },
 ];
 
 /** The database was written by a newer llmproxy; this one must not touch it. */

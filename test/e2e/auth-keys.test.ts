@@ -114,7 +114,7 @@ describe("authentication", () => {
     const k = await createKey({ name: "to-expire", expires: "30d" });
     expect((await chat({ authorization: `Bearer ${k.secret}` })).status).toBe(200);
     // another process (this test) changes the database, as `llmproxy keys` does
-    const reloaded = proxy.nextLog((l) => l.msg === "keys reloaded" && l.trigger === "database changed", "the daemon reloading its keys");
+    const reloaded = proxy.nextLog((l) => l.msg === "keys refreshed" && l.trigger === "database changed" && l.keys === 1, "the daemon re-reading the changed key");
     const db = new Database(join(dir, "keys.db"));
     db.run("UPDATE keys SET expires_at = ? WHERE id = ?", [Date.now() - 1000, k.id]);
     db.close();
@@ -126,10 +126,10 @@ describe("authentication", () => {
 });
 
 describe("keys changed by the CLI while the daemon runs", () => {
-  test("a key revoked with `llmproxy keys revoke` is refused by the running daemon once it reloaded (polled 4 times a second)", async () => {
+  test("a key revoked with `llmproxy keys revoke` is refused by the running daemon once it re-read that key (polled 4 times a second)", async () => {
     const k = await createKey({ name: "cli-revoked" });
     expect((await chat({ authorization: `Bearer ${k.secret}` })).status).toBe(200);
-    const reloaded = proxy.nextLog((l) => l.msg === "keys reloaded" && l.trigger === "database changed", "the daemon reloading its keys");
+    const reloaded = proxy.nextLog((l) => l.msg === "keys refreshed" && l.trigger === "database changed" && l.keys === 1, "the daemon re-reading the changed key");
     const cli = Bun.spawn(llmproxyCommand(["keys", "revoke", k.id, "--db", join(dir, "keys.db")]), { stdout: "pipe", stderr: "pipe" });
     expect(await cli.exited).toBe(0);
     await reloaded;

@@ -113,3 +113,62 @@ describe("KeyService.flush on the event loop", () => {
     expect(other.db.prepare<{ wal_autocheckpoint: number }>("PRAGMA wal_autocheckpoint").get()!.wal_autocheckpoint).toBe(1000);
   });
 });
+
+describe("KeyService.refresh: only the keys that changed are read again", () => {
+  test("a revoke by another connection replaces that key's entry in place; the others are the same objects", () => {
+    const a = other.keys.create({ name: "a" }).record;
+    const b = other.keys.create({ name: "b" }).record;
+    svc.refreshIfChanged();
+    const index = svc.index;
+    const entryA = index.byId.get(a.id)!;
+    other.keys.revoke(b.id);
+    svc.refreshIfChanged();
+    expect(svc.index).toBe(index);
+    expect(svc.index.byId.get(a.id)).toBe(entryA);
+    expect(svc.index.byId.get(b.id)!.record.revokedAt).not.toBeNull();
+    expect(lines.some((l) => l.includes('"msg":"keys refreshed"') && l.includes('"keys":1'))).toBe(true);
+  });
+
+  test("a rotated secret is found by its new hash, and by the old one only in its grace time", () => {
+    const { record } = other.keys.create({ name: "rotating" });
+    svc.refreshIfChanged();
+    const now = Date.now();
+    const rotated = other.keys.rotate(record.id, 60_000, now).record;
+    svc.refreshIfChanged();
+    expect(svc.index.lookup(rotated.hash, now)?.record.id).toBe(record.id);
+    expect(svc.index.lookup(record.hash, now)?.record.id).toBe(record.id);
+    expect(svc.index.lookup(record.hash, now + 120_000)).toBeUndefined();
+  });
+
+  test("another daemon's debits are read again for that key alone, and this one's unwritten debits still count on top", () => {
+    const { record } = other.keys.create({ name: "shared quota" });
+    svc.refreshIfChanged();
+    svc.ledger.debit(record.id, 7, Date.now()); // ours, not written yet
+    other.keys.debit([{ keyId: record.id, tokens: 40, at: Date.now() }]);
+    svc.refreshIfChanged();
+    const k = svc.index.byId.get(record.id)!;
+    expect(k.record.tokensUsed).toBe(40);
+    expect(svc.ledger.used(k.record, Date.now()).total).toBe(47);
+    // ours written, then read back: counted once
+    svc.flush();
+    new UsageRecordStore(other.db).insert([usageRow("r-moves-data-version")], false, Date.now());
+    svc.refreshIfChanged();
+    const again = svc.index.byId.get(record.id)!;
+    expect(again.record.tokensUsed).toBe(47);
+    expect(svc.ledger.used(again.record, Date.now()).total).toBe(47);
+  });
+
+  test("when the log no longer holds the entries past the last one seen, everything is read again", () => {
+    const { record } = other.keys.create({ name: "behind" });
+    svc.refreshIfChanged();
+    other.keys.revoke(record.id);
+    other.keys.create({ name: "later" });
+    // the log pruned down to its newest entry: the revoke's entry is gone
+    other.keys.pruneChanges(1);
+    lines.length = 0;
+    svc.refreshIfChanged();
+    expect(svc.index.byId.get(record.id)!.record.revokedAt).not.toBeNull();
+    expect(svc.index.size).toBe(2);
+    expect(lines.some((l) => l.includes('"msg":"keys reloaded"'))).toBe(true);
+  });
+});
