@@ -18,9 +18,6 @@ import { QuotaLedger } from "./quota-ledger.ts";
 const POLL_MS = 250;
 /** More changed keys than this at once (a bulk import): one reload of all, not one read each. */
 const MAX_CHANGED = 1000;
-/** Entries of the key change log kept; a daemon further behind reloads everything. */
-const LOG_KEEP = 100_000;
-const PRUNE_MS = 60_000;
 const FLUSH_MS = 1000;
 /** A flush that found the write lock taken (the metering worker writing) tries again this soon. */
 const RETRY_MS = 20;
@@ -52,9 +49,8 @@ export class KeyService {
   start(): void {
     const poll = setInterval(() => this.refreshIfChanged(), POLL_MS);
     const flush = setInterval(() => this.flush(), FLUSH_MS);
-    const prune = setInterval(() => this.prune(), PRUNE_MS);
-    for (const t of [poll, flush, prune]) t.unref();
-    this.timers = [poll, flush, prune];
+    for (const t of [poll, flush]) t.unref();
+    this.timers = [poll, flush];
   }
 
   /** Stop polling and write what is pending (at shutdown: waiting for the lock if need be). */
@@ -116,15 +112,6 @@ export class KeyService {
       this.log.debug("keys reloaded", { trigger, keys: this.index.size, ms: Math.round(performance.now() - started) });
     } catch (err) {
       this.log.error("cannot reload keys; the previous set stays in force", { error: String(err) });
-    }
-  }
-
-  /** Keep the key change log's newest LOG_KEEP entries (never waiting for the write lock). */
-  private prune(): void {
-    try {
-      this.db.transactionNow(() => this.store.pruneChanges(LOG_KEEP));
-    } catch (err) {
-      this.log.error("cannot prune the key change log", { error: String(err) });
     }
   }
 

@@ -8,6 +8,7 @@ import type { LogFields, LogSink } from "../log/logger.ts";
 import { migrate } from "../store/migrations.ts";
 import { openDatabase } from "../store/sqlite.ts";
 import { UsageRecordStore } from "../store/usage-records.ts";
+import { pruneKeyChanges } from "../store/key-change-log.ts";
 import { usageKeyKnown, usageSummary, type UsageQuery } from "../store/usage-report.ts";
 import type { Db, SqlValue } from "../store/db.ts";
 import { WebhookSender, type DeliveryEvents } from "./webhook.ts";
@@ -16,6 +17,10 @@ import { GATHER_MS, WRITE_BATCH, type FromWorker, type MeteringSettings, type Re
 const parent = edges.threadParent();
 
 const RETENTION_EVERY_MS = 60 * 60_000;
+/** The key change log (store/keys.ts) is pruned this often, to its newest KEY_LOG_KEEP entries. */
+const KEY_LOG_PRUNE_MS = 60_000;
+/** A daemon further behind than this many key changes reads every key again (key-service.ts). */
+const KEY_LOG_KEEP = 100_000;
 /** Records kept while the database cannot be written; beyond this the oldest go. */
 const MAX_KEPT = 1_000_000;
 
@@ -37,6 +42,16 @@ let store: UsageRecordStore | null = null;
 let sender: WebhookSender | null = null;
 let close: (() => void) | null = null;
 let retention: ReturnType<typeof setInterval> | null = null;
+let keyLogPrune: ReturnType<typeof setInterval> | null = null;
+
+function pruneKeyLog(): void {
+  if (!database) return;
+  try {
+    pruneKeyChanges(database, KEY_LOG_KEEP);
+  } catch (err) {
+    log.error("cannot prune the key change log", { error: String(err) });
+  }
+}
 
 function cleanup(): void {
   if (!store || settings.retentionMs <= 0) return;
@@ -125,6 +140,7 @@ parent.onMessage((message) => {
       sender.start();
       cleanup();
       retention = setInterval(cleanup, RETENTION_EVERY_MS);
+      keyLogPrune = setInterval(pruneKeyLog, KEY_LOG_PRUNE_MS);
       post({ type: "ready", backlog: sender.backlogSize() });
       return;
     }
@@ -141,6 +157,7 @@ parent.onMessage((message) => {
     case "stop":
       writeGathered();
       if (retention) clearInterval(retention);
+      if (keyLogPrune) clearInterval(keyLogPrune);
       if (retry.timer) clearTimeout(retry.timer);
       if (retry.rows.length) write([]); // a last try for rows that failed before
       void (sender?.stop() ?? Promise.resolve()).then(() => {

@@ -11,6 +11,7 @@ import { KEY_COLUMNS, keyValues, rowToRecord, SELECT_KEY } from "./key-rows.ts";
 import type { KeyRow } from "./key-rows.ts";
 import type { KeyRecord, KeyPatch, NewKey, UsageDebit } from "./types.ts";
 import { usageAt, utcDay } from "./usage.ts";
+import { pruneKeyChanges } from "./key-change-log.ts";
 import type { KeyUsage } from "./usage.ts";
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
@@ -53,7 +54,6 @@ export class KeyStore {
   readonly #lastChange: Statement<{ n: number | null }>;
   readonly #firstChange: Statement<{ n: number | null }>;
   readonly #changesSince: Statement<{ seq: number; key_id: string }>;
-  readonly #pruneChanges: Statement<unknown>;
 
   constructor(db: Db) {
     this.#db = db;
@@ -72,7 +72,6 @@ export class KeyStore {
     this.#lastChange = db.prepare<{ n: number | null }>("SELECT max(seq) AS n FROM key_change_log");
     this.#firstChange = db.prepare<{ n: number | null }>("SELECT min(seq) AS n FROM key_change_log");
     this.#changesSince = db.prepare<{ seq: number; key_id: string }>("SELECT seq, key_id FROM key_change_log WHERE seq > ? ORDER BY seq LIMIT ?");
-    this.#pruneChanges = db.prepare("DELETE FROM key_change_log WHERE seq <= (SELECT max(seq) FROM key_change_log) - ?");
     this.#debit = db.prepare(`
       UPDATE key_usage SET
         tokens_total = tokens_total + ?,
@@ -135,7 +134,7 @@ export class KeyStore {
 
   /** Drop the log's entries but the newest `keep`. */
   pruneChanges(keep: number): number {
-    return this.#pruneChanges.run(keep).changes;
+    return pruneKeyChanges(this.#db, keep);
   }
 
   /** Every key, revoked and expired ones too, newest first. */
