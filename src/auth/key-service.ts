@@ -8,7 +8,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Db } from "../store/sqlite.ts";
 import type { KeyStore } from "../store/keys.ts";
 import { KeyIndex } from "./key-index.ts";
-import { QuotaLedger } from "./quota-ledger.ts";
+import { QuotaLedger, type DebitBatch } from "./quota-ledger.ts";
 
 /**
  * data_version is one cheap pragma: polling it 4 times a second costs nothing. It moves
@@ -30,6 +30,7 @@ export class KeyService {
   private seq: number;
   private timers: ReturnType<typeof setInterval>[] = [];
   private retry: ReturnType<typeof setTimeout> | null = null;
+  private writer: ((batch: DebitBatch) => void) | null = null;
 
   constructor(
     private readonly db: Db,
@@ -116,28 +117,59 @@ export class KeyService {
   }
 
   /**
-   * Write the pending quota debits in one transaction; on failure keep them for the next.
-   * On the event loop it never waits for the write lock: when the metering worker holds
-   * it, the debits wait RETRY_MS for another try (`wait`: at shutdown, wait for it).
+   * Where debit batches go from now on: the metering worker (the daemon), which answers
+   * with debitsWritten or debitsUnwritten; null: written here, on the event loop (tests,
+   * and the daemon once its worker failed: batches out to it wait again).
+   */
+  useWriter(writer: ((batch: DebitBatch) => void) | null): void {
+    this.writer = writer;
+    if (!writer) this.ledger.unwritten("all");
+  }
+
+  debitsWritten(id: number): void {
+    this.ledger.written(id);
+  }
+
+  debitsUnwritten(id: number, error: string): void {
+    this.ledger.unwritten(id);
+    this.log.error("cannot write quota usage; it is kept and retried", { error });
+  }
+
+  /**
+   * Hand the pending quota debits to the writer, in one batch. Without one they are
+   * written here in one transaction, never waiting for the write lock on the event loop:
+   * when another connection holds it they wait RETRY_MS for another try (`wait`: at
+   * shutdown, wait for it). A failed write keeps them for the next.
    */
   flush(wait = false): void {
-    const debits = this.ledger.takePending();
-    if (debits.length === 0) return;
+    const batch = this.ledger.takeBatch();
+    if (!batch) return;
+    // The key change log names the keys debited; the next refresh re-reads them,
+    // written debits included, and the ledger then counts only the unwritten ones.
+    if (this.writer) return this.writer(batch);
     try {
-      // The key change log names the keys debited; the next refresh re-reads them,
-      // written debits included, and the ledger then counts only the unwritten ones.
-      const apply = (): true => (this.store.debit(debits), true);
+      const apply = (): true => (this.store.debit(batch.debits), true);
       if ((wait ? this.db.transaction(apply) : this.db.transactionNow(apply)) === null) {
-        this.ledger.restore(debits);
+        this.ledger.unwritten(batch.id);
         this.retry ??= setTimeout(() => {
           this.retry = null;
           this.flush();
         }, RETRY_MS);
         this.retry.unref?.();
-      }
+      } else this.ledger.written(batch.id);
     } catch (err) {
-      this.ledger.restore(debits);
-      this.log.error("cannot write quota usage; it is kept and retried", { error: String(err), debits: debits.length });
+      this.ledger.unwritten(batch.id);
+      this.log.error("cannot write quota usage; it is kept and retried", { error: String(err), debits: batch.debits.length });
     }
+  }
+
+  /**
+   * At shutdown, once the writer stopped: what it never confirmed is written here (a
+   * batch it stored but could not confirm, its thread dying in between, would then count
+   * twice: the safe side of a quota).
+   */
+  closeWriter(): void {
+    this.useWriter(null);
+    this.flush(true);
   }
 }

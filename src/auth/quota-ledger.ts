@@ -1,7 +1,8 @@
 // Token quotas: what each key has used, as the store last said plus what this process
 // has debited since, and the debits waiting to be written. Requests are charged their
-// real token counts when they end; the debits are written to the store in one batch
-// every second (and at shutdown), never on the request's path.
+// real token counts when they end; the debits go to the store in one batch every second
+// (and at shutdown), written by the metering worker in the daemon, never on the
+// request's path nor on the event loop.
 //
 // How far a key can overshoot: admission checks the quota before the request runs, and
 // a request admitted is always charged in full. So a key goes over by at most the
@@ -13,6 +14,12 @@ import type { KeyRecord, UsageDebit } from "../store/types.ts";
 import { utcDay } from "../store/usage.ts";
 
 export type QuotaKind = "total" | "daily" | "monthly";
+
+/** Debits on their way to the store, numbered so that the writer can confirm them. */
+export interface DebitBatch {
+  id: number;
+  debits: UsageDebit[];
+}
 
 interface Local {
   total: number;
@@ -31,6 +38,12 @@ export class QuotaLedger {
    * second at 16 000 requests a second).
    */
   private pending = new Map<string, Map<string, UsageDebit>>();
+  /**
+   * Batches handed to a writer (the metering worker) and not confirmed yet: not in the
+   * store's records as the index last read them, so still counted on top.
+   */
+  private sent = new Map<number, UsageDebit[]>();
+  private nextBatch = 1;
 
   debit(keyId: string, tokens: number, nowMs: number): void {
     if (tokens <= 0) return;
@@ -94,6 +107,29 @@ export class QuotaLedger {
     for (const d of debits) this.addPending(d.keyId, utcDay(d.at), d.tokens, d.at);
   }
 
+  /** takePending() as a numbered batch on its way to a writer; null when nothing waits. */
+  takeBatch(): DebitBatch | null {
+    const debits = this.takePending();
+    if (debits.length === 0) return null;
+    const id = this.nextBatch++;
+    this.sent.set(id, debits);
+    return { id, debits };
+  }
+
+  /** The writer stored batch `id`. */
+  written(id: number): void {
+    this.sent.delete(id);
+  }
+
+  /** The writer could not store batch `id` (or `all` that are out, when it is gone): they wait again. */
+  unwritten(id: number | "all"): void {
+    for (const [n, debits] of this.sent) {
+      if (id !== "all" && n !== id) continue;
+      this.sent.delete(n);
+      this.restore(debits);
+    }
+  }
+
   /**
    * The index was reloaded from the store: the records now include every debit written
    * so far, so only the unwritten ones are still counted on top.
@@ -101,15 +137,22 @@ export class QuotaLedger {
   reloaded(): void {
     this.local = new Map();
     for (const d of this.pendingDebits()) this.countLocal(d);
+    for (const batch of this.sent.values()) for (const d of batch) this.countLocal(d);
   }
 
-  /** The same for the keys of `ids` alone, re-read from the store. */
+  /**
+   * The same for the keys of `ids` alone, re-read from the store. (A batch the writer
+   * stored but has not confirmed yet counts twice until the key is read again: a
+   * stricter quota for a moment, never a looser one.)
+   */
   refreshed(ids: Iterable<string>): void {
-    for (const id of ids) {
+    const set = ids instanceof Set ? (ids as Set<string>) : new Set(ids);
+    for (const id of set) {
       this.local.delete(id);
       const byDay = this.pending.get(id);
       if (byDay) for (const d of byDay.values()) this.countLocal(d);
     }
+    for (const batch of this.sent.values()) for (const d of batch) if (set.has(d.keyId)) this.countLocal(d);
   }
 
   private countLocal(d: UsageDebit): void {

@@ -151,8 +151,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     // Usage results of cut requests are recorded as their streams end; let them run.
     await holder.current.drained();
     // every request has ended: its usage record is queued; write them all
+    keys.stop(); // the last quota debits go to the metering worker, before its stop
     await metering.stop();
-    keys.stop(); // writes the last quota debits
+    keys.closeWriter(); // what the worker did not confirm is written here
     store.close();
     log.info("stopped", { signal });
     resolveExit(EXIT.OK);

@@ -9,6 +9,7 @@ import { migrate } from "../store/migrations.ts";
 import { openDatabase } from "../store/sqlite.ts";
 import { UsageRecordStore } from "../store/usage-records.ts";
 import { pruneKeyChanges } from "../store/key-change-log.ts";
+import { KeyDebits } from "../store/key-debits.ts";
 import { usageKeyKnown, usageSummary, type UsageQuery } from "../store/usage-report.ts";
 import type { Db, SqlValue } from "../store/db.ts";
 import { WebhookSender, type DeliveryEvents } from "./webhook.ts";
@@ -43,6 +44,7 @@ let sender: WebhookSender | null = null;
 let close: (() => void) | null = null;
 let retention: ReturnType<typeof setInterval> | null = null;
 let keyLogPrune: ReturnType<typeof setInterval> | null = null;
+let keyDebits: KeyDebits | null = null;
 
 function pruneKeyLog(): void {
   if (!database) return;
@@ -149,6 +151,15 @@ parent.onMessage((message) => {
       return;
     case "rows":
       take(JSON.parse(m.json) as SqlValue[][], m.final);
+      return;
+    case "debits":
+      try {
+        if (!database) throw new Error("the database is not open");
+        (keyDebits ??= new KeyDebits(database)).apply(m.debits);
+        post({ type: "debited", id: m.id });
+      } catch (err) {
+        post({ type: "debit_failed", id: m.id, error: String(err) });
+      }
       return;
     case "report":
       writeGathered();

@@ -5,6 +5,7 @@
 import type { WebhookSettings } from "../config/types.ts";
 import type { LogLevel } from "../config/types.ts";
 import type { UsageQuery, UsageSummary } from "../store/usage-report.ts";
+import type { UsageDebit } from "../store/types.ts";
 
 export interface MeteringSettings {
   webhook: WebhookSettings | null;
@@ -29,6 +30,8 @@ export type ToWorker =
    * reaches the file within metering.flush_interval of its request's end.
    */
   | { type: "rows"; json: string; final: boolean }
+  /** Quota debits to add to the keys' counters (the daemon's KeyService hands them over once a second). */
+  | { type: "debits"; id: number; debits: UsageDebit[] }
   /** A usage report (GET /admin/usage), run on the worker's connection so that a long one never holds up requests. */
   | { type: "report"; id: number; query: UsageQuery }
   /** Write nothing more; finish, close the database, answer "stopped". */
@@ -53,6 +56,8 @@ export type FromWorker =
   | { type: "backlog"; records: number }
   | { type: "log"; level: LogLevel; msg: string; fields: Record<string, unknown> }
   | { type: "report"; id: number; result: ReportResult }
+  | { type: "debited"; id: number }
+  | { type: "debit_failed"; id: number; error: string }
   | { type: "stopped" };
 
 /** A report's answer: `keyKnown` says whether the key filter (if any) names a key the database knows. */

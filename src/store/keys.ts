@@ -12,6 +12,7 @@ import type { KeyRow } from "./key-rows.ts";
 import type { KeyRecord, KeyPatch, NewKey, UsageDebit } from "./types.ts";
 import { usageAt, utcDay } from "./usage.ts";
 import { pruneKeyChanges } from "./key-change-log.ts";
+import { KeyDebits } from "./key-debits.ts";
 import type { KeyUsage } from "./usage.ts";
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
@@ -49,7 +50,7 @@ export class KeyStore {
   readonly #insert: Statement<unknown>;
   readonly #insertUsage: Statement<unknown>;
   readonly #update: Statement<unknown>;
-  readonly #debit: Statement<unknown>;
+  readonly #debits: KeyDebits;
   readonly #changes: Statement<{ n: number }>;
   readonly #lastChange: Statement<{ n: number | null }>;
   readonly #firstChange: Statement<{ n: number | null }>;
@@ -65,21 +66,11 @@ export class KeyStore {
     this.#insert = db.prepare(`INSERT INTO keys (id, ${KEY_COLUMNS.join(", ")}) VALUES (?${", ?".repeat(KEY_COLUMNS.length)})`);
     this.#insertUsage = db.prepare("INSERT INTO key_usage (key_id) VALUES (?)");
     this.#update = db.prepare(`UPDATE keys SET ${KEY_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE id = ?`);
-    // SET reads the old values on every right-hand side, so day and tokens_day agree.
-    // A debit from a period before the stored one (a late batch after midnight) counts
-    // in the total (and its month, if still current) but not in the newer period.
     this.#changes = db.prepare<{ n: number }>("SELECT n FROM key_changes WHERE id = 1");
     this.#lastChange = db.prepare<{ n: number | null }>("SELECT max(seq) AS n FROM key_change_log");
     this.#firstChange = db.prepare<{ n: number | null }>("SELECT min(seq) AS n FROM key_change_log");
     this.#changesSince = db.prepare<{ seq: number; key_id: string }>("SELECT seq, key_id FROM key_change_log WHERE seq > ? ORDER BY seq LIMIT ?");
-    this.#debit = db.prepare(`
-      UPDATE key_usage SET
-        tokens_total = tokens_total + ?,
-        tokens_day   = CASE WHEN day = ? THEN tokens_day + ? WHEN day < ? THEN ? ELSE tokens_day END,
-        day          = max(day, ?),
-        tokens_month = CASE WHEN month = ? THEN tokens_month + ? WHEN month < ? THEN ? ELSE tokens_month END,
-        month        = max(month, ?)
-      WHERE key_id = ?`);
+    this.#debits = new KeyDebits(db);
   }
 
   create(input: NewKey, now: number = Date.now()): IssuedKey {
@@ -211,25 +202,9 @@ export class KeyStore {
     return { record, secret };
   }
 
-  /**
-   * Adds one flush of the daemon's token counts, all in one transaction. Each debit's own
-   * time decides its UTC day and month. Debits for ids not in the store are skipped (a key
-   * deleted by hand must not make the whole batch fail); returns how many were applied.
-   */
+  /** Adds a batch of debits in one transaction (key-debits.ts); returns how many were applied. */
   debit(batch: readonly UsageDebit[]): number {
-    for (const d of batch) {
-      if (!Number.isSafeInteger(d.tokens) || d.tokens < 0) throw new RangeError(`debit for ${d.keyId}: tokens must be a whole number >= 0, got ${d.tokens}`);
-    }
-    return this.#db.transaction(() => {
-      let applied = 0;
-      for (const d of batch) {
-        const [t, day] = [d.tokens, utcDay(d.at)];
-        const month = day.slice(0, 7);
-        // plain "?" repeated, not "?1": better-sqlite3 (issue 10) has no numbered parameters
-        applied += this.#debit.run(t, day, t, day, t, day, month, t, month, t, month, d.keyId).changes;
-      }
-      return applied;
-    });
+    return this.#debits.apply(batch);
   }
 
   /** The key's counters as they stand at `now`. */

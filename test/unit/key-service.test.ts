@@ -172,3 +172,43 @@ describe("KeyService.refresh: only the keys that changed are read again", () => 
     expect(lines.some((l) => l.includes('"msg":"keys reloaded"'))).toBe(true);
   });
 });
+
+describe("KeyService with a writer (the metering worker, in the daemon)", () => {
+  test("a flush hands the batch over; until it is confirmed the debits still count; once written and read back they count once", () => {
+    const { record } = other.keys.create({ name: "handed over" });
+    svc.refreshIfChanged();
+    const sent: { id: number; debits: { keyId: string; tokens: number }[] }[] = [];
+    svc.useWriter((b) => sent.push(b));
+    svc.ledger.debit(record.id, 12, Date.now());
+    svc.flush();
+    expect(sent.map((b) => b.debits.map((d) => [d.keyId, d.tokens]))).toEqual([[[record.id, 12]]]);
+    expect(daemon.keys.get(record.id)!.tokensUsed).toBe(0);
+    // another change to the key is read meanwhile: the batch out is still counted
+    other.keys.update(record.id, { name: "renamed" });
+    svc.refreshIfChanged();
+    expect(svc.ledger.used(svc.index.byId.get(record.id)!.record, Date.now()).total).toBe(12);
+    // the worker writes it (here: the other connection), confirms, and it is read back
+    other.keys.debit(sent[0]!.debits.map((d) => ({ ...d, at: Date.now() })));
+    svc.debitsWritten(sent[0]!.id);
+    svc.refreshIfChanged();
+    const k = svc.index.byId.get(record.id)!;
+    expect(k.record.tokensUsed).toBe(12);
+    expect(svc.ledger.used(k.record, Date.now()).total).toBe(12);
+  });
+
+  test("a batch the writer could not store waits again, and is written here once the writer is gone", () => {
+    const { record } = other.keys.create({ name: "failed write" });
+    svc.refreshIfChanged();
+    const sent: { id: number }[] = [];
+    svc.useWriter((b) => sent.push(b));
+    svc.ledger.debit(record.id, 5, Date.now());
+    svc.flush();
+    svc.debitsUnwritten(sent[0]!.id, "disk full");
+    expect(lines.some((l) => l.includes("cannot write quota usage") && l.includes("disk full"))).toBe(true);
+    svc.ledger.debit(record.id, 1, Date.now());
+    svc.flush(); // to the writer again, 6 tokens in one batch
+    expect(sent.length).toBe(2);
+    svc.closeWriter(); // the writer stopped without confirming: written here
+    expect(daemon.keys.get(record.id)!.tokensUsed).toBe(6);
+  });
+});
