@@ -18,6 +18,13 @@ import { QuotaLedger, type DebitBatch } from "./quota-ledger.ts";
 const POLL_MS = 250;
 /** More changed keys than this at once (a bulk import): one reload of all, not one read each. */
 const MAX_CHANGED = 1000;
+/** Log entries read at once; a daemon this far behind reads every key instead. */
+const MAX_ENTRIES = 50_000;
+/**
+ * While a debit batch is out to the writer, a refresh waits for its answer (which says
+ * which log entries are its own: not re-read), up to this long.
+ */
+const OUT_WAIT_MS = 1000;
 const FLUSH_MS = 1000;
 /** A flush that found the write lock taken (the metering worker writing) tries again this soon. */
 const RETRY_MS = 20;
@@ -31,6 +38,10 @@ export class KeyService {
   private timers: ReturnType<typeof setInterval>[] = [];
   private retry: ReturnType<typeof setTimeout> | null = null;
   private writer: ((batch: DebitBatch) => void) | null = null;
+  /** Seq ranges of the log entries the writer's debit batches made: our own, not re-read. */
+  private own: [number, number][] = [];
+  /** data_version moved since the last refresh. */
+  private dirty = false;
 
   constructor(
     private readonly db: Db,
@@ -72,8 +83,14 @@ export class KeyService {
       this.log.error("cannot read the key database; keys stay as last read", { error: String(err) });
       return;
     }
-    if (v === this.version) return;
-    this.version = v;
+    if (v !== this.version) {
+      this.version = v;
+      this.dirty = true;
+    }
+    if (!this.dirty) return;
+    const out = this.ledger.oldestSent();
+    if (out !== null && Date.now() - out < OUT_WAIT_MS) return;
+    this.dirty = false;
     this.refresh("database changed");
   }
 
@@ -85,16 +102,21 @@ export class KeyService {
   refresh(trigger: string): void {
     try {
       const started = performance.now();
-      const { changes, oldest } = this.store.changesSince(this.seq, MAX_CHANGED + 1);
+      const { changes, oldest } = this.store.changesSince(this.seq, MAX_ENTRIES);
       if (changes.length === 0) return;
-      // entries past ours were pruned, or too many keys changed: read them all
-      if (oldest > this.seq + 1 || changes.length > MAX_CHANGED) return this.reload(trigger);
-      const ids = new Set(changes.map((c) => c.key_id));
+      // entries past ours were pruned, or we are that far behind: read them all
+      if (oldest > this.seq + 1 || changes.length >= MAX_ENTRIES) return this.reload(trigger);
+      // our own debits, written by the writer, are counted by the ledger already
+      const ids = new Set<string>();
+      for (const c of changes) if (!this.isOwn(c.seq)) ids.add(c.key_id);
+      if (ids.size > MAX_CHANGED) return this.reload(trigger);
+      this.seq = changes[changes.length - 1]!.seq;
+      this.own = this.own.filter(([, to]) => to > this.seq);
+      if (ids.size === 0) return;
       const records = new Map<string, ReturnType<KeyStore["get"]>>();
       for (const id of ids) records.set(id, this.store.get(id));
       this.index.apply(records);
       this.ledger.refreshed(ids);
-      this.seq = changes[changes.length - 1]!.seq;
       this.log.debug("keys refreshed", { trigger, keys: ids.size, ms: Math.round((performance.now() - started) * 1000) / 1000 });
     } catch (err) {
       this.log.error("cannot read the key database; keys stay as last read", { error: String(err) });
@@ -126,8 +148,15 @@ export class KeyService {
     if (!writer) this.ledger.unwritten("all");
   }
 
-  debitsWritten(id: number): void {
+  /** The writer stored batch `id`; its log entries are seqs [from, to] (none when from > to). */
+  debitsWritten(id: number, from: number, to: number): void {
     this.ledger.written(id);
+    if (from <= to && to > this.seq) this.own.push([from, to]);
+  }
+
+  private isOwn(seq: number): boolean {
+    for (const [from, to] of this.own) if (seq >= from && seq <= to) return true;
+    return false;
   }
 
   debitsUnwritten(id: number, error: string): void {

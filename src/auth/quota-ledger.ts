@@ -42,7 +42,7 @@ export class QuotaLedger {
    * Batches handed to a writer (the metering worker) and not confirmed yet: not in the
    * store's records as the index last read them, so still counted on top.
    */
-  private sent = new Map<number, UsageDebit[]>();
+  private sent = new Map<number, { debits: UsageDebit[]; at: number }>();
   private nextBatch = 1;
 
   debit(keyId: string, tokens: number, nowMs: number): void {
@@ -108,12 +108,18 @@ export class QuotaLedger {
   }
 
   /** takePending() as a numbered batch on its way to a writer; null when nothing waits. */
-  takeBatch(): DebitBatch | null {
+  takeBatch(nowMs: number = Date.now()): DebitBatch | null {
     const debits = this.takePending();
     if (debits.length === 0) return null;
     const id = this.nextBatch++;
-    this.sent.set(id, debits);
+    this.sent.set(id, { debits, at: nowMs });
     return { id, debits };
+  }
+
+  /** When the oldest batch still out was handed over (Unix ms), or null when none is. */
+  oldestSent(): number | null {
+    for (const b of this.sent.values()) return b.at;
+    return null;
   }
 
   /** The writer stored batch `id`. */
@@ -123,10 +129,10 @@ export class QuotaLedger {
 
   /** The writer could not store batch `id` (or `all` that are out, when it is gone): they wait again. */
   unwritten(id: number | "all"): void {
-    for (const [n, debits] of this.sent) {
+    for (const [n, b] of this.sent) {
       if (id !== "all" && n !== id) continue;
       this.sent.delete(n);
-      this.restore(debits);
+      this.restore(b.debits);
     }
   }
 
@@ -137,7 +143,7 @@ export class QuotaLedger {
   reloaded(): void {
     this.local = new Map();
     for (const d of this.pendingDebits()) this.countLocal(d);
-    for (const batch of this.sent.values()) for (const d of batch) this.countLocal(d);
+    for (const batch of this.sent.values()) for (const d of batch.debits) this.countLocal(d);
   }
 
   /**
@@ -152,7 +158,7 @@ export class QuotaLedger {
       const byDay = this.pending.get(id);
       if (byDay) for (const d of byDay.values()) this.countLocal(d);
     }
-    for (const batch of this.sent.values()) for (const d of batch) if (set.has(d.keyId)) this.countLocal(d);
+    for (const batch of this.sent.values()) for (const d of batch.debits) if (set.has(d.keyId)) this.countLocal(d);
   }
 
   private countLocal(d: UsageDebit): void {

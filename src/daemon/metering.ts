@@ -68,7 +68,7 @@ export function startMetering(config: Config, services: Services, log: Logger): 
         reports.delete(m.id);
         return;
       case "debited":
-        services.keys?.debitsWritten(m.id);
+        services.keys?.debitsWritten(m.id, m.from, m.to);
         return;
       case "debit_failed":
         services.keys?.debitsUnwritten(m.id, m.error);

@@ -8,7 +8,7 @@ import type { LogFields, LogSink } from "../log/logger.ts";
 import { migrate } from "../store/migrations.ts";
 import { openDatabase } from "../store/sqlite.ts";
 import { UsageRecordStore } from "../store/usage-records.ts";
-import { pruneKeyChanges } from "../store/key-change-log.ts";
+import { lastKeyChange, pruneKeyChanges } from "../store/key-change-log.ts";
 import { KeyDebits } from "../store/key-debits.ts";
 import { usageKeyKnown, usageSummary, type UsageQuery } from "../store/usage-report.ts";
 import type { Db, SqlValue } from "../store/db.ts";
@@ -154,9 +154,17 @@ parent.onMessage((message) => {
       return;
     case "debits":
       try {
-        if (!database) throw new Error("the database is not open");
-        (keyDebits ??= new KeyDebits(database)).apply(m.debits);
-        post({ type: "debited", id: m.id });
+        const db = database;
+        if (!db) throw new Error("the database is not open");
+        const debits = (keyDebits ??= new KeyDebits(db));
+        // the log entries the batch makes, in the same transaction: the daemon knows them
+        // for its own and does not read those keys again
+        const [from, to] = db.transaction(() => {
+          const before = lastKeyChange(db);
+          debits.apply(m.debits);
+          return [before + 1, lastKeyChange(db)];
+        });
+        post({ type: "debited", id: m.id, from, to });
       } catch (err) {
         post({ type: "debit_failed", id: m.id, error: String(err) });
       }

@@ -56,7 +56,8 @@ export type FromWorker =
   | { type: "backlog"; records: number }
   | { type: "log"; level: LogLevel; msg: string; fields: Record<string, unknown> }
   | { type: "report"; id: number; result: ReportResult }
-  | { type: "debited"; id: number }
+  /** Batch `id` is written; its key change log entries (store/key-change-log.ts) are seqs [from, to]. */
+  | { type: "debited"; id: number; from: number; to: number }
   | { type: "debit_failed"; id: number; error: string }
   | { type: "stopped" };
 

@@ -174,26 +174,52 @@ describe("KeyService.refresh: only the keys that changed are read again", () => 
 });
 
 describe("KeyService with a writer (the metering worker, in the daemon)", () => {
-  test("a flush hands the batch over; until it is confirmed the debits still count; once written and read back they count once", () => {
+  /** What the metering worker does with a batch: write it, and say which log entries it made. */
+  function writeAsWorker(batch: { id: number; debits: { keyId: string; tokens: number; at: number }[] }): void {
+    const from = other.keys.lastChange() + 1;
+    other.keys.debit(batch.debits);
+    svc.debitsWritten(batch.id, from, other.keys.lastChange());
+  }
+
+  test("a flush hands the batch over; its own log entries are not read again, and the debits count once throughout", () => {
     const { record } = other.keys.create({ name: "handed over" });
     svc.refreshIfChanged();
-    const sent: { id: number; debits: { keyId: string; tokens: number }[] }[] = [];
+    const sent: { id: number; debits: { keyId: string; tokens: number; at: number }[] }[] = [];
     svc.useWriter((b) => sent.push(b));
     svc.ledger.debit(record.id, 12, Date.now());
     svc.flush();
     expect(sent.map((b) => b.debits.map((d) => [d.keyId, d.tokens]))).toEqual([[[record.id, 12]]]);
-    expect(daemon.keys.get(record.id)!.tokensUsed).toBe(0);
-    // another change to the key is read meanwhile: the batch out is still counted
+    const used = () => svc.ledger.used(svc.index.byId.get(record.id)!.record, Date.now()).total;
+    expect(used()).toBe(12);
+    writeAsWorker(sent[0]!);
+    lines.length = 0;
+    svc.refreshIfChanged();
+    // nothing re-read: the entry is the writer's
+    expect(lines.some((l) => l.includes('"msg":"keys refreshed"'))).toBe(false);
+    expect(svc.index.byId.get(record.id)!.record.tokensUsed).toBe(0);
+    expect(used()).toBe(12);
+    // another process changes the key: read again, the written debits with it
     other.keys.update(record.id, { name: "renamed" });
     svc.refreshIfChanged();
-    expect(svc.ledger.used(svc.index.byId.get(record.id)!.record, Date.now()).total).toBe(12);
-    // the worker writes it (here: the other connection), confirms, and it is read back
-    other.keys.debit(sent[0]!.debits.map((d) => ({ ...d, at: Date.now() })));
-    svc.debitsWritten(sent[0]!.id);
+    expect(svc.index.byId.get(record.id)!.record).toMatchObject({ name: "renamed", tokensUsed: 12 });
+    expect(used()).toBe(12);
+  });
+
+  test("while a batch is out, a refresh waits for the writer's answer", () => {
+    const { record } = other.keys.create({ name: "waiting" });
     svc.refreshIfChanged();
-    const k = svc.index.byId.get(record.id)!;
-    expect(k.record.tokensUsed).toBe(12);
-    expect(svc.ledger.used(k.record, Date.now()).total).toBe(12);
+    const sent: { id: number; debits: { keyId: string; tokens: number; at: number }[] }[] = [];
+    svc.useWriter((b) => sent.push(b));
+    svc.ledger.debit(record.id, 3, Date.now());
+    svc.flush();
+    other.keys.revoke(record.id);
+    svc.refreshIfChanged();
+    expect(svc.index.byId.get(record.id)!.record.revokedAt).toBeNull();
+    writeAsWorker(sent[0]!);
+    // answered: the revoke is read now
+    svc.refreshIfChanged();
+    expect(svc.index.byId.get(record.id)!.record.revokedAt).not.toBeNull();
+    expect(svc.ledger.used(svc.index.byId.get(record.id)!.record, Date.now()).total).toBe(3);
   });
 
   test("a batch the writer could not store waits again, and is written here once the writer is gone", () => {
