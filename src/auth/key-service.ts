@@ -42,6 +42,8 @@ export class KeyService {
   private own: [number, number][] = [];
   /** data_version moved since the last refresh. */
   private dirty = false;
+  /** The writer's last batch failed (logged once until one succeeds). */
+  private writeFailing = false;
 
   constructor(
     private readonly db: Db,
@@ -151,6 +153,10 @@ export class KeyService {
   /** The writer stored batch `id`; its log entries are seqs [from, to] (none when from > to). */
   debitsWritten(id: number, from: number, to: number): void {
     this.ledger.written(id);
+    if (this.writeFailing) {
+      this.writeFailing = false;
+      this.log.info("quota usage is written again");
+    }
     if (from <= to && to > this.seq) this.own.push([from, to]);
   }
 
@@ -161,6 +167,9 @@ export class KeyService {
 
   debitsUnwritten(id: number, error: string): void {
     this.ledger.unwritten(id);
+    // once per streak of failures: the next flush tries again every second
+    if (this.writeFailing) return;
+    this.writeFailing = true;
     this.log.error("cannot write quota usage; it is kept and retried", { error });
   }
 

@@ -230,10 +230,15 @@ describe("KeyService with a writer (the metering worker, in the daemon)", () => 
     svc.ledger.debit(record.id, 5, Date.now());
     svc.flush();
     svc.debitsUnwritten(sent[0]!.id, "disk full");
-    expect(lines.some((l) => l.includes("cannot write quota usage") && l.includes("disk full"))).toBe(true);
+    expect(lines.filter((l) => l.includes("cannot write quota usage") && l.includes("disk full")).length).toBe(1);
     svc.ledger.debit(record.id, 1, Date.now());
     svc.flush(); // to the writer again, 6 tokens in one batch
     expect(sent.length).toBe(2);
+    // failing again: not logged again
+    svc.debitsUnwritten(sent[1]!.id, "disk full");
+    expect(lines.filter((l) => l.includes("cannot write quota usage")).length).toBe(1);
+    svc.flush();
+    expect(sent.length).toBe(3);
     svc.closeWriter(); // the writer stopped without confirming: written here
     expect(daemon.keys.get(record.id)!.tokensUsed).toBe(6);
   });
