@@ -60,6 +60,13 @@ export class Exchange {
   admission: Admission | null = null;
   /** x-ratelimit-* headers for the answer. */
   rateHeaders: Record<string, string> = NO_HEADERS;
+  /**
+   * The backend reported an error inside its stream (respond.ts): the record's error
+   * code, even when the client leaves after it (its SDK raised the event and stopped).
+   */
+  streamError: string | null = null;
+  /** The status of the answer the client got, once it started. */
+  answerStatus = 0;
 
   private currentAc: AbortController | null = null;
   private backendState: BackendState | null = null;
@@ -135,6 +142,11 @@ export class Exchange {
       // We cut it (the client may also see its socket close after): our doing, not theirs.
       if (status === 499) status = 503;
       errorCode = "shutting_down";
+    } else if (this.streamError !== null) {
+      // the client got a 200 and the backend's error event; its leaving afterwards is
+      // the consequence, not the cause
+      if (status === 499) status = this.answerStatus;
+      errorCode = this.streamError;
     } else if (this.clientGone) {
       status = 499;
       errorCode = "client_closed_request";

@@ -63,6 +63,7 @@ export function answer(res: Response, ctx: AnswerContext): Response | Promise<Re
   const headers = clientResponseHeaders(res.headers, ex.requestId, backend, rt.config.server.backendHeader);
   for (const h in ex.rateHeaders) headers.set(h, ex.rateHeaders[h]!);
   ex.answered = true;
+  ex.answerStatus = res.status;
   const type = res.headers.get("content-type") ?? "";
   // Only these statuses come without a body (both upstream clients), and the status is
   // looked at first: reading `body` would make the stream that a whole read never needs.
@@ -141,7 +142,7 @@ function streamSse(res: Response, headers: Headers, ctx: AnswerContext): Respons
     end(ex) {
       ex.usage = sse.usage;
     },
-    errorCode: () => streamErrorCode(sse.backendError, ctx),
+    backendError: () => sse.backendError,
     errorEvent: (err) => sseErrorEvent(ctx.endpoint.kind, err),
   };
   return pipe(res, headers, ctx, tap, edges.serverHoldsHeaders);
@@ -172,7 +173,7 @@ function translated(res: Response, headers: Headers, type: string, ctx: AnswerCo
         ex.usage = st.usage;
       },
       errorEvent: (err) => st.errorEvent({ code: err.code, message: err.message, type: err.type }),
-      errorCode: () => streamErrorCode(st.backendError, ctx),
+      backendError: () => st.backendError,
     };
     return pipe(res, headers, ctx, tap, edges.serverHoldsHeaders);
   }
@@ -210,24 +211,24 @@ interface BodyTap {
   end(ex: Exchange): void;
   /** Bytes that tell the client the answer broke off (SSE error event). */
   errorEvent?(err: GatewayError): Uint8Array;
-  /** At a normal end: the record's error code when the backend said in the stream that it failed. */
-  errorCode?(): string | null;
+  /** The backend's code of an error event it sent in the stream, once seen; null before (and without one). */
+  backendError?(): string | null;
 }
 
 /** The record's error code of a stream whose backend sent an error event in it. */
 const STREAM_ERROR = "upstream_stream_error";
 
 /**
- * At the end of a stream: when the backend said in it that it failed (its code in
- * `backendError`), the record's error code. The event went to the client (as sent, or
+ * The backend said in its stream that it failed (its code: `backendError`): the record's
+ * error code from now on, whether the stream then ends or the client leaves (an SDK
+ * raises the event and stops reading). The event went to the client (as sent, or
  * translated); it is counted and logged as the backend's failure, but not a circuit
  * step: an error event can be about this request alone.
  */
-function streamErrorCode(backendError: string | null, ctx: AnswerContext): string | null {
-  if (backendError === null) return null;
+function noteStreamError(backendError: string, ctx: AnswerContext): void {
+  ctx.ex.streamError = STREAM_ERROR;
   metrics.upstreamErrors.labels(ctx.backend.name, STREAM_ERROR).inc();
   ctx.log.warn("the backend reported an error in its stream", { request_id: ctx.ex.requestId, backend: ctx.backend.name, backend_error: backendError });
-  return STREAM_ERROR;
 }
 
 /**
@@ -261,10 +262,14 @@ function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap,
               ex.bytesOut += rest.byteLength;
               await sink.write(rest);
             }
-            end(res.status, tap.errorCode?.() ?? null);
+            end(res.status, ex.streamError);
             return;
           }
           const out = tap.push(r.value);
+          if (ex.streamError === null && tap.backendError) {
+            const code = tap.backendError();
+            if (code !== null) noteStreamError(code, ctx);
+          }
           if (out.byteLength) {
             if (firstByteSent) {
               firstByteSent();

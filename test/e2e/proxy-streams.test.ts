@@ -24,7 +24,7 @@ let mock: MockServer;
 let gated: WrappedMock;
 let proxy: ProxyProcess;
 let client: OpenAI;
-/** Streams two tokens, then an error event as vLLM sends one when the engine fails. */
+/** Streams two tokens, then an error event as vLLM sends one when the engine fails, then nothing. */
 let erring: ScriptedBackend;
 
 const chunk = (content: string) => `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":${JSON.stringify(content)}},"finish_reason":null}]}\n\n`;
@@ -35,10 +35,11 @@ const HI = [{ role: "user" as const, content: "Hello there" }];
 beforeAll(async () => {
   mock = await startMockServer({ tokens: 8, delayMs: 0 });
   gated = await startWrappedMock({ tokens: SWARM_TOKENS, delayMs: 2, gate: SWARM });
-  // the body ends with the connection (no length, not chunked), after the error event
+  // no end after the error event (no length, not chunked, the connection left open): the
+  // request ends when the client, whose SDK raised the event, goes away
   erring = await startScriptedBackend(() => ({
-    bytes: httpResponse(200, [["Content-Type", "text/event-stream"]], chunk("Hello") + chunk(" there") + ENGINE_ERROR + "data: [DONE]\n\n", null),
-    then: "close",
+    bytes: httpResponse(200, [["Content-Type", "text/event-stream"]], chunk("Hello") + chunk(" there") + ENGINE_ERROR, null),
+    then: "stall",
   }));
   proxy = await startProxy({
     config: `
@@ -77,8 +78,9 @@ afterAll(async () => {
 });
 
 describe("an error the backend sends inside its stream", () => {
-  test("reaches the OpenAI client as sent (it raises it); the record says upstream_stream_error, with the tokens before it estimated", async () => {
+  test("reaches the OpenAI client as sent (it raises it); the client then leaving, the record still says upstream_stream_error (status 200), with the tokens before it estimated", async () => {
     const before = await metric(proxy.url, "llmproxy_upstream_errors_total", { backend: "erring", code: "upstream_stream_error" });
+    const closed = erring.nextClientClose();
     const { data: stream, response } = await client.chat.completions.create({ model: "erring", messages: HI, stream: true }).withResponse();
     let text = "";
     let error: unknown = null;
@@ -87,6 +89,9 @@ describe("an error the backend sends inside its stream", () => {
     } catch (err) {
       error = err;
     }
+    // the client goes (whatever its SDK did already): the backend, still silent, is cut
+    stream.controller.abort();
+    await closed;
     expect(text).toBe("Hello there");
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect((error as InstanceType<typeof OpenAI.APIError>).message).toContain("The engine died.");
