@@ -4,6 +4,7 @@
 // ~1 µs more per request (14.4 against 13.5 µs, closed loop of 64 connections).
 
 import { fileURLToPath } from "node:url";
+import { EXIT_WITH_STDIN } from "../cli/exit-with-parent.ts";
 import type { BenchChild, BenchSocket, BenchSocketEvents, BenchTools } from "../edges/types.ts";
 
 async function connect(to: { host: string; port: number; tls: boolean }, on: BenchSocketEvents): Promise<BenchSocket> {
@@ -44,7 +45,9 @@ async function connect(to: { host: string; port: number; tls: boolean }, on: Ben
 }
 
 function spawn(argv: readonly string[]): BenchChild {
-  return Bun.spawn([...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  // stdin: a pipe this process holds and never writes, closed by the kernel when it ends
+  // (cli/exit-with-parent.ts); the Subprocess keeps its write end
+  return Bun.spawn([...argv], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, [EXIT_WITH_STDIN]: "1" } });
 }
 
 /**

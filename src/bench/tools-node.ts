@@ -7,6 +7,7 @@ import { connect as tcpConnect, isIP, type Socket } from "node:net";
 import { constants } from "node:os";
 import { connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
+import { EXIT_WITH_STDIN } from "../cli/exit-with-parent.ts";
 import type { BenchChild, BenchSocket, BenchSocketEvents, BenchTools } from "../edges/types.ts";
 
 function connect(to: { host: string; port: number; tls: boolean }, on: BenchSocketEvents): Promise<BenchSocket> {
@@ -36,7 +37,9 @@ function connect(to: { host: string; port: number; tls: boolean }, on: BenchSock
 function spawn(argv: readonly string[]): BenchChild {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error("spawn: empty command");
-  const child = spawnProcess(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // stdin: a pipe this process holds and never writes, closed by the kernel when it ends
+  // (cli/exit-with-parent.ts)
+  const child = spawnProcess(file, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, [EXIT_WITH_STDIN]: "1" } });
   // Bun.spawn's convention, which the messages rely on: 128 + the signal's number
   const exited = new Promise<number>((resolve, reject) => {
     child.once("exit", (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));

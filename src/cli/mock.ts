@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { Logger } from "../log/logger.ts";
 import { CliError, EXIT } from "./exit.ts";
 import { durationFlag, listenFlag, wholeNumberFlag } from "./flags.ts";
+import { exitWhenStdinCloses } from "./exit-with-parent.ts";
 import { startMockServer } from "../mock/server.ts";
 
 interface MockCliOptions {
@@ -53,6 +54,8 @@ async function runMock(opts: MockCliOptions): Promise<void> {
   };
   process.once("SIGTERM", shutdown);
   process.once("SIGINT", shutdown);
+  // started by `llmproxy bench`: stop when it is gone, however it ended
+  exitWhenStdinCloses(shutdown);
   process.stdout.write(`llmproxy mock listening on ${server.url}\n`);
 }
 

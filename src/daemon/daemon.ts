@@ -20,6 +20,7 @@ import { startMetering } from "./metering.ts";
 import { watchConfig, type ConfigWatcher } from "./config-watcher.ts";
 import { demoBanner, demoConfig } from "./demo-config.ts";
 import { applyProcessSettings, markLoaded, Reloader } from "./reloader.ts";
+import { exitWhenStdinCloses } from "../cli/exit-with-parent.ts";
 import { startGcNudge } from "./gc-nudge.ts";
 
 /** After cutting the requests a shutdown could not drain: how long their error events get to go out before the sockets close. */
@@ -160,6 +161,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+  // started by `llmproxy bench`: stop when it is gone, however it ended
+  exitWhenStdinCloses(() => void shutdown("stdin closed"));
 
   if (!opts.demo && opts.file) {
     watcher = watchConfig(

@@ -124,7 +124,7 @@ export interface BenchSocketEvents {
   closed(err: Error): void;
 }
 
-/** A child process of the benchmark, stdin closed, stdout and stderr piped to it. */
+/** A child process of the benchmark: stdin a pipe held open until the benchmark ends (the child stops when it closes), stdout and stderr piped to it. */
 export interface BenchChild {
   readonly pid: number;
   /** null until it exits (or when a signal ended it). */

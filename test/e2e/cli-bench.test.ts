@@ -374,40 +374,67 @@ describe("llmproxy bench and Ctrl-C", () => {
   test(
     "SIGINT while it starts its processes: exit 1, and every process it started is gone",
     async () => {
-      // --bin is a wrapper that tells this test each process bench starts (its pid and
-      // command), then becomes llmproxy (exec keeps the pid): the test waits for that
-      // event, not for a time.
-      const started: { pid: number; command: string }[] = [];
-      let both: () => void = () => {};
-      const bothStarted = new Promise<void>((r) => (both = r));
-      const witness = Bun.serve({
-        hostname: "127.0.0.1",
-        port: 0,
-        async fetch(req) {
-          const [pid, command] = (await req.text()).split(" ");
-          started.push({ pid: Number(pid), command: command! });
-          if (["mock", "serve"].every((c) => started.some((s) => s.command === c))) both();
-          return new Response("ok");
-        },
-      });
-      const wrapper = join(dir, "llmproxy-witness.sh");
-      const real = llmproxyCommand([]).map((a) => `'${a}'`).join(" ");
-      writeFileSync(wrapper, `#!/bin/sh\ncurl -s -o /dev/null --data "$$ $1" http://127.0.0.1:${witness.port}/\nexec ${real} "$@"\n`);
-      chmodSync(wrapper, 0o755);
+      const w = await witnessedBin();
       try {
-        const proc = Bun.spawn(llmproxyCommand(["bench", ...SMALL, "--bin", wrapper]), { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-        await bothStarted;
+        const proc = Bun.spawn(llmproxyCommand(["bench", ...SMALL, "--bin", w.bin]), { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+        await w.bothStarted;
         proc.kill("SIGINT");
         const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
         expect(stderr).toBe("llmproxy: interrupted by SIGINT; the processes bench started are stopped\n");
         expect(code).toBe(1);
         expect(stdout).toBe("");
-        expect(started.map((s) => s.command).sort()).toEqual(["mock", "serve"]);
-        for (const s of started) expect(alive(s.pid)).toBe(false);
+        expect(w.started.map((s) => s.command).sort()).toEqual(["mock", "serve"]);
+        for (const s of w.started) expect(alive(s.pid)).toBe(false);
       } finally {
-        await witness.stop(true);
+        await w.stop();
+      }
+    },
+    RUN_MS,
+  );
+
+  test(
+    "SIGKILL, which bench cannot handle: the processes it started see their stdin close and stop by themselves",
+    async () => {
+      const w = await witnessedBin();
+      try {
+        const proc = Bun.spawn(llmproxyCommand(["bench", "--duration", "30s", "--bin", w.bin]), { cwd: dir, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+        await w.bothStarted;
+        proc.kill("SIGKILL");
+        expect(await proc.exited).toBe(137);
+        expect(w.started.map((s) => s.command).sort()).toEqual(["mock", "serve"]);
+        // each stops as on SIGTERM; waited for, at most 20 s
+        for (let i = 0; i < 400 && w.started.some((s) => alive(s.pid)); i++) await Bun.sleep(50);
+        expect(w.started.filter((s) => alive(s.pid))).toEqual([]);
+      } finally {
+        await w.stop();
       }
     },
     RUN_MS,
   );
 });
+
+/**
+ * A --bin for bench that tells the test each process bench starts (its pid and command),
+ * then becomes llmproxy (exec keeps the pid): tests wait for that event, not for a time.
+ */
+async function witnessedBin(): Promise<{ bin: string; started: { pid: number; command: string }[]; bothStarted: Promise<void>; stop(): Promise<void> }> {
+  const started: { pid: number; command: string }[] = [];
+  let both: () => void = () => {};
+  const bothStarted = new Promise<void>((r) => (both = r));
+  const witness = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const [pid, command] = (await req.text()).split(" ");
+      started.push({ pid: Number(pid), command: command! });
+      if (["mock", "serve"].every((c) => started.some((s) => s.command === c))) both();
+      return new Response("ok");
+    },
+  });
+  const bin = join(dir, `llmproxy-witness-${witness.port}.sh`);
+  const real = llmproxyCommand([]).map((a) => `'${a}'`).join(" ");
+  // curl reads no stdin (--data has its value): the pipe bench holds stays llmproxy's
+  writeFileSync(bin, `#!/bin/sh\ncurl -s -o /dev/null --data "$$ $1" http://127.0.0.1:${witness.port}/\nexec ${real} "$@"\n`);
+  chmodSync(bin, 0o755);
+  return { bin, started, bothStarted, stop: () => witness.stop(true) };
+}
