@@ -171,8 +171,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       (err) => log.warn("cannot watch the config file; reload with SIGHUP or POST /admin/reload", { error: String(err) }),
     );
     // Watch before saying "listening": an edit made right after that line must be seen.
-    await watcher.ready;
+    // A signal meanwhile (a stop during start-up) closes the watcher, whose ready then
+    // never comes: the shutdown's end is waited for instead.
+    await Promise.race([watcher.ready, exited]);
   }
+  if (stopping) return await exited;
   const bound = { host: listen.host, port: server.port };
   const url = formatUrl(bound);
   log.info("listening", {

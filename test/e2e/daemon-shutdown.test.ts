@@ -9,6 +9,11 @@ import { mockCompletionText } from "../../src/mock/text.ts";
 import { startMockServer } from "../../src/mock/server.ts";
 import { chatText, openIdleConnection, readSse, tryConnect, type SseStream } from "../helpers/daemon.ts";
 import { startProxy, type LogLine, type ProxyProcess } from "../helpers/proxy.ts";
+import { llmproxyCommand } from "../helpers/spawn.ts";
+import { tempDir } from "../helpers/temp-dir.ts";
+import { EXIT_WITH_STDIN } from "../../src/cli/exit-with-parent.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 function config(drainTimeout: string): string {
   return `listen: 127.0.0.1:0
@@ -181,3 +186,27 @@ test(
   },
   15_000,
 );
+
+describe("a stop while the daemon starts", () => {
+  test(
+    "started by a bench that is already gone (stdin closed before it runs): it stops with exit 0 and its last line says why",
+    async () => {
+      const dir = tempDir("shutdown-starting");
+      const file = join(dir, "llmproxy.yaml");
+      writeFileSync(file, "listen: 127.0.0.1:0\nauth: none\ndatabase: ':memory:'\nbackends:\n  - { name: m, provider: mock }\nmodels:\n  - { name: llama, targets: [{ backend: m }] }\n");
+      const proc = Bun.spawn(llmproxyCommand(["serve", "-c", file]), {
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "pipe",
+        env: { ...process.env, [EXIT_WITH_STDIN]: "1" },
+      });
+      // end-of-file arrives as soon as it reads: during its start-up, before "listening"
+      proc.stdin.end();
+      const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      expect(code).toBe(0);
+      const lines = stderr.trim().split("\n").map((l) => JSON.parse(l) as LogLine);
+      expect(lines.at(-1)).toMatchObject({ msg: "stopped", signal: "stdin closed" });
+    },
+    30_000,
+  );
+});
