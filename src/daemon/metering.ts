@@ -9,7 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import { UsageWriter } from "../metering/usage-writer.ts";
 import type { FromWorker, MeteringSettings, ReportResult, ToWorker } from "../metering/worker-protocol.ts";
 import type { UsageQuery } from "../store/usage-report.ts";
-import { metrics } from "../metrics/metrics.ts";
+import { metrics, setWebhookOldest } from "../metrics/metrics.ts";
 import type { Services } from "../runtime/services.ts";
 
 /** How long a shutdown waits for the worker's last writes. */
@@ -43,6 +43,7 @@ export function startMetering(config: Config, services: Services, log: Logger): 
     switch (m.type) {
       case "ready":
         metrics.webhookBacklog.set(m.backlog);
+        setWebhookOldest(m.oldestAt);
         return;
       case "written":
         metrics.usageRecordsWritten.inc(m.records);
@@ -59,6 +60,7 @@ export function startMetering(config: Config, services: Services, log: Logger): 
         return;
       case "backlog":
         metrics.webhookBacklog.set(m.records);
+        setWebhookOldest(m.oldestAt);
         return;
       case "log":
         log[m.level](m.msg, m.fields);

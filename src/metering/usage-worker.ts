@@ -68,7 +68,7 @@ function cleanup(): void {
 const events: DeliveryEvents = {
   delivered: (records) => post({ type: "delivery", result: "success", records }),
   failed: () => post({ type: "delivery", result: "failure", records: 0 }),
-  backlog: (records) => post({ type: "backlog", records }),
+  backlog: (records) => post({ type: "backlog", records, oldestAt: records > 0 ? (store?.oldestPending() ?? null) : null }),
 };
 
 /** Hand-overs gathered for one transaction (worker-protocol.ts: WRITE_BATCH, GATHER_MS). */
@@ -143,7 +143,7 @@ parent.onMessage((message) => {
       cleanup();
       retention = setInterval(cleanup, RETENTION_EVERY_MS);
       keyLogPrune = setInterval(pruneKeyLog, KEY_LOG_PRUNE_MS);
-      post({ type: "ready", backlog: sender.backlogSize() });
+      post({ type: "ready", backlog: sender.backlogSize(), oldestAt: store.oldestPending() });
       return;
     }
     case "settings":

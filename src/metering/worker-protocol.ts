@@ -49,11 +49,12 @@ export const WRITE_BATCH = 200;
 export const GATHER_MS = 50;
 
 export type FromWorker =
-  | { type: "ready"; backlog: number }
+  /** oldestAt: when the oldest record owed to the webhook was made (Unix ms), null when none is. */
+  | { type: "ready"; backlog: number; oldestAt: number | null }
   | { type: "written"; records: number }
   | { type: "write_failed"; records: number; error: string }
   | { type: "delivery"; result: "success" | "failure"; records: number }
-  | { type: "backlog"; records: number }
+  | { type: "backlog"; records: number; oldestAt: number | null }
   | { type: "log"; level: LogLevel; msg: string; fields: Record<string, unknown> }
   | { type: "report"; id: number; result: ReportResult }
   /** Batch `id` is written; its key change log entries (store/key-change-log.ts) are seqs [from, to]. */

@@ -46,6 +46,13 @@ export const inflightCount = {
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 
+/** When the oldest record owed to the webhook was made (Unix ms), as the metering worker last said. */
+let webhookOldestAt: number | null = null;
+
+export function setWebhookOldest(at: number | null): void {
+  webhookOldestAt = at;
+}
+
 export const metrics = {
   requests: new client.Counter({
     name: "llmproxy_requests_total",
@@ -160,6 +167,14 @@ export const metrics = {
     name: "llmproxy_webhook_backlog_records",
     help: "Usage records waiting in the outbox for the webhook.",
     registers: [registry],
+  }),
+  webhookOldest: new client.Gauge({
+    name: "llmproxy_webhook_oldest_record_age_seconds",
+    help: "Age of the oldest usage record waiting for the webhook (0 when none waits): how far behind delivery is.",
+    registers: [registry],
+    collect() {
+      this.set(webhookOldestAt === null ? 0 : Math.max(0, (Date.now() - webhookOldestAt) / 1000));
+    },
   }),
   inflight: new client.Gauge({
     name: "llmproxy_inflight_requests",

@@ -108,6 +108,7 @@ export class UsageRecordStore {
   private readonly selectOutbox: Statement<StoredRow>;
   private readonly deleteOutbox: Statement<never>;
   private readonly countOutbox: Statement<{ n: number }>;
+  private readonly oldestOutbox: Statement<{ record_id: string }>;
   private readonly deleteOld: Statement<never>;
 
   constructor(private readonly db: Db) {
@@ -120,6 +121,7 @@ export class UsageRecordStore {
     this.selectOutbox = db.prepare(OUTBOX_SQL.pending);
     this.deleteOutbox = db.prepare(OUTBOX_SQL.delivered);
     this.countOutbox = db.prepare("SELECT COUNT(*) AS n FROM webhook_outbox");
+    this.oldestOutbox = db.prepare("SELECT record_id FROM webhook_outbox ORDER BY record_id LIMIT 1");
     this.deleteOld = db.prepare(OUTBOX_SQL.deleteOld);
   }
 
@@ -159,6 +161,18 @@ export class UsageRecordStore {
 
   backlog(): number {
     return this.countOutbox.get()?.n ?? 0;
+  }
+
+  /**
+   * When the oldest record still owed to the webhook was made (Unix ms), null when none
+   * is: its id is a UUIDv7, whose first 48 bits are that time, and the outbox's primary
+   * key gives the smallest id at once.
+   */
+  oldestPending(): number | null {
+    const id = this.oldestOutbox.get()?.record_id;
+    if (!id) return null;
+    const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    return Number.isFinite(ms) ? ms : null;
   }
 
   /** Delete records older than `before` (Unix ms), except those still owed to the webhook. */

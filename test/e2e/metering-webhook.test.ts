@@ -159,6 +159,8 @@ describe("an outage of the receiver, and a daemon restart in between", () => {
         await send(a, ["outage-refused-0", "outage-refused-1", "outage-refused-2"]);
         await refused;
         const grown = await scrapeUntil(a.url, (e) => e.sum("llmproxy_webhook_backlog_records") === sent.length, `a backlog of ${sent.length}`);
+        // how far behind: the oldest waiting record was made before this outage's second part
+        expect(grown.sum("llmproxy_webhook_oldest_record_age_seconds")).toBeGreaterThan(0);
         expect(grown.sum("llmproxy_webhook_deliveries_total", { result: "failure" })).toBeGreaterThan(during.sum("llmproxy_webhook_deliveries_total", { result: "failure" }));
 
         // 3. restart the daemon on the same database while the receiver is still away
@@ -187,6 +189,7 @@ describe("an outage of the receiver, and a daemon restart in between", () => {
         const back = await works;
         expect(back.level).toBe("info");
         const after = await scrapeUntil(b.url, (e) => e.sum("llmproxy_webhook_backlog_records") === 0, "an empty webhook backlog");
+        expect(after.sum("llmproxy_webhook_oldest_record_age_seconds")).toBe(0);
         expect(after.sum("llmproxy_webhook_deliveries_total", { result: "success" })).toBeGreaterThan(0);
         expect(after.sum("llmproxy_webhook_records_delivered_total")).toBeGreaterThanOrEqual(sent.length);
       } finally {
