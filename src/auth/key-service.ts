@@ -56,7 +56,7 @@ export class KeyService {
     db.exec("PRAGMA wal_autocheckpoint=0");
     this.version = db.dataVersion();
     // log first: a change made while listing is read again at the next poll (harmless)
-    this.seq = store.lastChange();
+    this.seq = store.changeLog.last();
     this.index = new KeyIndex(store.list());
   }
 
@@ -104,7 +104,7 @@ export class KeyService {
   refresh(trigger: string): void {
     try {
       const started = performance.now();
-      const { changes, oldest } = this.store.changesSince(this.seq, MAX_ENTRIES);
+      const { changes, oldest } = this.store.changeLog.since(this.seq, MAX_ENTRIES);
       if (changes.length === 0) return;
       // entries past ours were pruned, or we are that far behind: read them all
       if (oldest > this.seq + 1 || changes.length >= MAX_ENTRIES) return this.reload(trigger);
@@ -130,7 +130,7 @@ export class KeyService {
     try {
       const started = performance.now();
       // log first: a change made while listing is read again at the next poll
-      const seq = this.store.lastChange();
+      const seq = this.store.changeLog.last();
       this.index = new KeyIndex(this.store.list());
       this.seq = seq;
       this.ledger.reloaded();

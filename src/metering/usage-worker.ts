@@ -8,7 +8,7 @@ import type { LogFields, LogSink } from "../log/logger.ts";
 import { migrate } from "../store/migrations.ts";
 import { openDatabase } from "../store/sqlite.ts";
 import { UsageRecordStore } from "../store/usage-records.ts";
-import { lastKeyChange, pruneKeyChanges } from "../store/key-change-log.ts";
+import { KeyChangeLog } from "../store/key-change-log.ts";
 import { KeyDebits } from "../store/key-debits.ts";
 import { usageKeyKnown, usageSummary, type UsageQuery } from "../store/usage-report.ts";
 import type { Db, SqlValue } from "../store/db.ts";
@@ -18,7 +18,7 @@ import { GATHER_MS, WRITE_BATCH, type FromWorker, type MeteringSettings, type Re
 const parent = edges.threadParent();
 
 const RETENTION_EVERY_MS = 60 * 60_000;
-/** The key change log (store/keys.ts) is pruned this often, to its newest KEY_LOG_KEEP entries. */
+/** The key change log (store/key-change-log.ts) is pruned this often, to its newest KEY_LOG_KEEP entries. */
 const KEY_LOG_PRUNE_MS = 60_000;
 /** A daemon further behind than this many key changes reads every key again (key-service.ts). */
 const KEY_LOG_KEEP = 100_000;
@@ -45,11 +45,12 @@ let close: (() => void) | null = null;
 let retention: ReturnType<typeof setInterval> | null = null;
 let keyLogPrune: ReturnType<typeof setInterval> | null = null;
 let keyDebits: KeyDebits | null = null;
+let keyLog: KeyChangeLog | null = null;
 
 function pruneKeyLog(): void {
   if (!database) return;
   try {
-    pruneKeyChanges(database, KEY_LOG_KEEP);
+    (keyLog ??= new KeyChangeLog(database)).prune(KEY_LOG_KEEP);
   } catch (err) {
     log.error("cannot prune the key change log", { error: String(err) });
   }
@@ -157,12 +158,13 @@ parent.onMessage((message) => {
         const db = database;
         if (!db) throw new Error("the database is not open");
         const debits = (keyDebits ??= new KeyDebits(db));
+        const changes = (keyLog ??= new KeyChangeLog(db));
         // the log entries the batch makes, in the same transaction: the daemon knows them
         // for its own and does not read those keys again
         const [from, to] = db.transaction(() => {
-          const before = lastKeyChange(db);
+          const before = changes.last();
           debits.apply(m.debits);
-          return [before + 1, lastKeyChange(db)];
+          return [before + 1, changes.last()];
         });
         post({ type: "debited", id: m.id, from, to });
       } catch (err) {

@@ -11,7 +11,7 @@ import { KEY_COLUMNS, keyValues, rowToRecord, SELECT_KEY } from "./key-rows.ts";
 import type { KeyRow } from "./key-rows.ts";
 import type { KeyRecord, KeyPatch, NewKey, UsageDebit } from "./types.ts";
 import { usageAt, utcDay } from "./usage.ts";
-import { pruneKeyChanges } from "./key-change-log.ts";
+import { KeyChangeLog } from "./key-change-log.ts";
 import { KeyDebits } from "./key-debits.ts";
 import type { KeyUsage } from "./usage.ts";
 
@@ -51,10 +51,8 @@ export class KeyStore {
   readonly #insertUsage: Statement<unknown>;
   readonly #update: Statement<unknown>;
   readonly #debits: KeyDebits;
-  readonly #changes: Statement<{ n: number }>;
-  readonly #lastChange: Statement<{ n: number | null }>;
-  readonly #firstChange: Statement<{ n: number | null }>;
-  readonly #changesSince: Statement<{ seq: number; key_id: string }>;
+  /** Which keys changed, by any connection (migration 5). */
+  readonly changeLog: KeyChangeLog;
 
   constructor(db: Db) {
     this.#db = db;
@@ -66,10 +64,7 @@ export class KeyStore {
     this.#insert = db.prepare(`INSERT INTO keys (id, ${KEY_COLUMNS.join(", ")}) VALUES (?${", ?".repeat(KEY_COLUMNS.length)})`);
     this.#insertUsage = db.prepare("INSERT INTO key_usage (key_id) VALUES (?)");
     this.#update = db.prepare(`UPDATE keys SET ${KEY_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE id = ?`);
-    this.#changes = db.prepare<{ n: number }>("SELECT n FROM key_changes WHERE id = 1");
-    this.#lastChange = db.prepare<{ n: number | null }>("SELECT max(seq) AS n FROM key_change_log");
-    this.#firstChange = db.prepare<{ n: number | null }>("SELECT min(seq) AS n FROM key_change_log");
-    this.#changesSince = db.prepare<{ seq: number; key_id: string }>("SELECT seq, key_id FROM key_change_log WHERE seq > ? ORDER BY seq LIMIT ?");
+    this.changeLog = new KeyChangeLog(db);
     this.#debits = new KeyDebits(db);
   }
 
@@ -103,29 +98,6 @@ export class KeyStore {
       this.#insertUsage.run(record.id);
     });
     return { record, secret };
-  }
-
-  /** How many times a key or its counters changed, by any connection (a trigger counts them). */
-  changeCount(): number {
-    return this.#changes.get()?.n ?? 0;
-  }
-
-  /** The newest entry of the change log (migration 5), 0 when it is empty. */
-  lastChange(): number {
-    return this.#lastChange.get()?.n ?? 0;
-  }
-
-  /**
-   * The log's entries after `seq`, oldest first, at most `limit`, and its oldest entry
-   * still kept (entries after `seq` may have been pruned: `oldest > seq + 1` says so).
-   */
-  changesSince(seq: number, limit: number): { changes: { seq: number; key_id: string }[]; oldest: number } {
-    return { changes: this.#changesSince.all(seq, limit), oldest: this.#firstChange.get()?.n ?? 0 };
-  }
-
-  /** Drop the log's entries but the newest `keep`. */
-  pruneChanges(keep: number): number {
-    return pruneKeyChanges(this.#db, keep);
   }
 
   /** Every key, revoked and expired ones too, newest first. */

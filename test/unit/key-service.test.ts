@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { KeyService } from "../../src/auth/key-service.ts";
+import type { DebitBatch } from "../../src/auth/quota-ledger.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
 import { UsageRecordStore, type UsageRow } from "../../src/store/usage-records.ts";
@@ -164,7 +165,7 @@ describe("KeyService.refresh: only the keys that changed are read again", () => 
     other.keys.revoke(record.id);
     other.keys.create({ name: "later" });
     // the log pruned down to its newest entry: the revoke's entry is gone
-    other.keys.pruneChanges(1);
+    other.keys.changeLog.prune(1);
     lines.length = 0;
     svc.refreshIfChanged();
     expect(svc.index.byId.get(record.id)!.record.revokedAt).not.toBeNull();
@@ -175,17 +176,23 @@ describe("KeyService.refresh: only the keys that changed are read again", () => 
 
 describe("KeyService with a writer (the metering worker, in the daemon)", () => {
   /** What the metering worker does with a batch: write it, and say which log entries it made. */
-  function writeAsWorker(batch: { id: number; debits: { keyId: string; tokens: number; at: number }[] }): void {
-    const from = other.keys.lastChange() + 1;
+  /** The batches the service hands over from now on, as a writer (the metering worker) gets them. */
+  function captureBatches(): DebitBatch[] {
+    const sent: DebitBatch[] = [];
+    svc.useWriter((b) => sent.push(b));
+    return sent;
+  }
+
+  function writeAsWorker(batch: DebitBatch): void {
+    const from = other.keys.changeLog.last() + 1;
     other.keys.debit(batch.debits);
-    svc.debitsWritten(batch.id, from, other.keys.lastChange());
+    svc.debitsWritten(batch.id, from, other.keys.changeLog.last());
   }
 
   test("a flush hands the batch over; its own log entries are not read again, and the debits count once throughout", () => {
     const { record } = other.keys.create({ name: "handed over" });
     svc.refreshIfChanged();
-    const sent: { id: number; debits: { keyId: string; tokens: number; at: number }[] }[] = [];
-    svc.useWriter((b) => sent.push(b));
+    const sent = captureBatches();
     svc.ledger.debit(record.id, 12, Date.now());
     svc.flush();
     expect(sent.map((b) => b.debits.map((d) => [d.keyId, d.tokens]))).toEqual([[[record.id, 12]]]);
@@ -208,8 +215,7 @@ describe("KeyService with a writer (the metering worker, in the daemon)", () => 
   test("while a batch is out, a refresh waits for the writer's answer", () => {
     const { record } = other.keys.create({ name: "waiting" });
     svc.refreshIfChanged();
-    const sent: { id: number; debits: { keyId: string; tokens: number; at: number }[] }[] = [];
-    svc.useWriter((b) => sent.push(b));
+    const sent = captureBatches();
     svc.ledger.debit(record.id, 3, Date.now());
     svc.flush();
     other.keys.revoke(record.id);
@@ -225,8 +231,7 @@ describe("KeyService with a writer (the metering worker, in the daemon)", () => 
   test("a batch the writer could not store waits again, and is written here once the writer is gone", () => {
     const { record } = other.keys.create({ name: "failed write" });
     svc.refreshIfChanged();
-    const sent: { id: number }[] = [];
-    svc.useWriter((b) => sent.push(b));
+    const sent = captureBatches();
     svc.ledger.debit(record.id, 5, Date.now());
     svc.flush();
     svc.debitsUnwritten(sent[0]!.id, "disk full");
