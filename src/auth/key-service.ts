@@ -182,8 +182,10 @@ export class KeyService {
   flush(wait = false): void {
     const batch = this.ledger.takeBatch();
     if (!batch) return;
-    // The key change log names the keys debited; the next refresh re-reads them,
-    // written debits included, and the ledger then counts only the unwritten ones.
+    // The writer reports the log entries its batch made, and they are not read again
+    // (debitsWritten): the ledger counts those debits. Written here instead, they are:
+    // the next refresh re-reads the keys, written debits included, and the ledger then
+    // counts only the unwritten ones.
     if (this.writer) return this.writer(batch);
     try {
       const apply = (): true => (this.store.debit(batch.debits), true);
