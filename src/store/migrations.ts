@@ -161,6 +161,18 @@ export const MIGRATIONS: readonly Migration[] = [
       }
     },
   },
+  {
+    version: 6,
+    description: "migration 3's change counter goes: the change log replaced it",
+    up(db) {
+      // Nothing reads the counter since migration 5; its triggers still wrote it at every
+      // change of a key or its token counters (each quota debit).
+      for (const table of ["keys", "key_usage"]) {
+        for (const event of ["insert", "update", "delete"]) db.exec(`DROP TRIGGER ${table}_${event}_counted`);
+      }
+      db.exec("DROP TABLE key_changes");
+    },
+  },
 ];
 
 /** The database was written by a newer llmproxy; this one must not touch it. */

@@ -17,7 +17,7 @@ describe("migrations", () => {
     const db = openDatabase(":memory:");
     expect(migrate(db)).toEqual({ from: 0, to: MIGRATIONS.length });
     expect(version(db)).toBe(MIGRATIONS.length);
-    expect(tables(db)).toEqual(["key_change_log", "key_changes", "key_usage", "keys", "keys_previous_hash", "usage_records", "usage_records_key_ts", "usage_records_ts", "webhook_outbox"]);
+    expect(tables(db)).toEqual(["key_change_log", "key_usage", "keys", "keys_previous_hash", "usage_records", "usage_records_key_ts", "usage_records_ts", "webhook_outbox"]);
     db.close();
   });
 
