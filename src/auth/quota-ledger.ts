@@ -49,12 +49,7 @@ export class QuotaLedger {
     if (tokens <= 0) return;
     const day = utcDay(nowMs);
     this.addPending(keyId, day, tokens, nowMs);
-    const month = day.slice(0, 7);
-    let l = this.local.get(keyId);
-    if (!l) this.local.set(keyId, (l = { total: 0, byDay: new Map(), byMonth: new Map() }));
-    l.total += tokens;
-    l.byDay.set(day, (l.byDay.get(day) ?? 0) + tokens);
-    l.byMonth.set(month, (l.byMonth.get(month) ?? 0) + tokens);
+    this.countLocal(keyId, day, tokens);
   }
 
   /** Tokens used by a key: all time, today and this month (UTC). */
@@ -142,8 +137,8 @@ export class QuotaLedger {
    */
   reloaded(): void {
     this.local = new Map();
-    for (const d of this.pendingDebits()) this.countLocal(d);
-    for (const batch of this.sent.values()) for (const d of batch.debits) this.countLocal(d);
+    for (const d of this.pendingDebits()) this.countDebit(d);
+    for (const batch of this.sent.values()) for (const d of batch.debits) this.countDebit(d);
   }
 
   /**
@@ -156,18 +151,23 @@ export class QuotaLedger {
     for (const id of set) {
       this.local.delete(id);
       const byDay = this.pending.get(id);
-      if (byDay) for (const d of byDay.values()) this.countLocal(d);
+      if (byDay) for (const d of byDay.values()) this.countDebit(d);
     }
-    for (const batch of this.sent.values()) for (const d of batch.debits) if (set.has(d.keyId)) this.countLocal(d);
+    for (const batch of this.sent.values()) for (const d of batch.debits) if (set.has(d.keyId)) this.countDebit(d);
   }
 
-  private countLocal(d: UsageDebit): void {
-    let l = this.local.get(d.keyId);
-    if (!l) this.local.set(d.keyId, (l = { total: 0, byDay: new Map(), byMonth: new Map() }));
-    const day = utcDay(d.at);
-    l.total += d.tokens;
-    l.byDay.set(day, (l.byDay.get(day) ?? 0) + d.tokens);
-    l.byMonth.set(day.slice(0, 7), (l.byMonth.get(day.slice(0, 7)) ?? 0) + d.tokens);
+  private countDebit(d: UsageDebit): void {
+    this.countLocal(d.keyId, utcDay(d.at), d.tokens);
+  }
+
+  /** Tokens this process debited a key, counted on top of the store's record. */
+  private countLocal(keyId: string, day: string, tokens: number): void {
+    let l = this.local.get(keyId);
+    if (!l) this.local.set(keyId, (l = { total: 0, byDay: new Map(), byMonth: new Map() }));
+    const month = day.slice(0, 7);
+    l.total += tokens;
+    l.byDay.set(day, (l.byDay.get(day) ?? 0) + tokens);
+    l.byMonth.set(month, (l.byMonth.get(month) ?? 0) + tokens);
   }
 
   private *pendingDebits(): Iterable<UsageDebit> {
