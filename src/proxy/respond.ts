@@ -262,7 +262,7 @@ function pipe(res: Response, headers: Headers, ctx: AnswerContext, tap: BodyTap,
               ex.bytesOut += rest.byteLength;
               await sink.write(rest);
             }
-            end(res.status, ex.streamError);
+            end(res.status, null);
             return;
           }
           const out = tap.push(r.value);
