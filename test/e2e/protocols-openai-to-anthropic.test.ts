@@ -12,7 +12,7 @@ import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { countPromptTokens, mockCompletionText } from "../../src/mock/text.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
 import { sseAnswer, startRecordingBackend, type RecordedRequest, type RecordingBackend } from "../helpers/recording-backend.ts";
-import { WEATHER_TOOL } from "../helpers/client-fixtures.ts";
+import { drainChat, WEATHER_TOOL } from "../helpers/client-fixtures.ts";
 
 type OpenAIApiError = InstanceType<typeof OpenAI.APIError>;
 
@@ -571,13 +571,7 @@ describe("errors", () => {
       .create({ model: "claude-errors", messages: HELLO, stream: true }, { headers: { "x-mock-error-after": "3" } })
       .withResponse();
     expect(response.status).toBe(200);
-    let text = "";
-    let err: unknown = null;
-    try {
-      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
-    } catch (e) {
-      err = e;
-    }
+    const { text, error: err } = await drainChat(stream);
     expect(text).toBe(mockCompletionText(3));
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as OpenAIApiError).type).toBe("server_error");
@@ -594,13 +588,7 @@ describe("errors", () => {
     const { data: stream, response } = await client.chat.completions
       .create({ model: "claude-stalling", messages: HELLO, stream: true }, { headers: { "x-mock-hang-after": "2" } })
       .withResponse();
-    let text = "";
-    let err: unknown = null;
-    try {
-      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
-    } catch (e) {
-      err = e;
-    }
+    const { text, error: err } = await drainChat(stream);
     expect(text).toBe(mockCompletionText(2));
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as OpenAIApiError).type).toBe("timeout_error");

@@ -12,6 +12,7 @@ import { countPromptTokens, mockCompletionText } from "../../src/mock/text.ts";
 import { startProxy, type LogLine, type ProxyProcess } from "../helpers/proxy.ts";
 import { readEvents, readUntilFailure, sseData } from "../helpers/sse.ts";
 import { runSwarm } from "../helpers/swarm.ts";
+import { drainChat } from "../helpers/client-fixtures.ts";
 import { metric } from "../helpers/routing.ts";
 import { httpResponse, startScriptedBackend, type ScriptedBackend } from "../helpers/scripted-backend.ts";
 import { startWrappedMock, type WrappedMock } from "../helpers/wrapped-mock.ts";
@@ -82,13 +83,7 @@ describe("an error the backend sends inside its stream", () => {
     const before = await metric(proxy.url, "llmproxy_upstream_errors_total", { backend: "erring", code: "upstream_stream_error" });
     const closed = erring.nextClientClose();
     const { data: stream, response } = await client.chat.completions.create({ model: "erring", messages: HI, stream: true }).withResponse();
-    let text = "";
-    let error: unknown = null;
-    try {
-      for await (const c of stream) text += c.choices[0]?.delta?.content ?? "";
-    } catch (err) {
-      error = err;
-    }
+    const { text, error } = await drainChat(stream);
     // the client goes (whatever its SDK did already): the backend, still silent, is cut
     stream.controller.abort();
     await closed;
@@ -129,13 +124,7 @@ describe("a stream the backend breaks off (x-mock-drop-after)", () => {
     const { data: stream, response } = await client.chat.completions
       .create({ model: "llama", messages: HI, stream: true }, { headers: { "x-mock-drop-after": "3" } })
       .withResponse();
-    let text = "";
-    let error: unknown = null;
-    try {
-      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
-    } catch (e) {
-      error = e;
-    }
+    const { text, error } = await drainChat(stream);
     expect(text).toBe(mockCompletionText(3));
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(error).toMatchObject({ code: "upstream_error", type: "server_error" });
@@ -150,10 +139,7 @@ describe("a stream the backend breaks off (x-mock-drop-after)", () => {
     const { data: stream, response } = await client.chat.completions
       .create({ model: "llama", messages: HI, stream: true, stream_options: { include_usage: true } }, { headers: { "x-mock-drop-after": "5" } })
       .withResponse();
-    let text = "";
-    const error = await (async () => {
-      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
-    })().catch((e: unknown) => e);
+    const { text, error } = await drainChat(stream);
     expect(text).toBe(mockCompletionText(5));
     expect(error).toMatchObject({ code: "upstream_error" });
     expect(await proxy.accessLine(response.headers.get("x-request-id")!)).toMatchObject({ completion_tokens: 5, usage_source: "estimate" });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { mockCompletionText } from "../../src/mock/text.ts";
+import { drainChat } from "../helpers/client-fixtures.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
 import { underNode } from "../helpers/spawn.ts";
 import { rawRequest } from "../helpers/raw-http.ts";
@@ -119,17 +120,6 @@ async function jsonError(res: Response): Promise<JsonError> {
   return { status: res.status, requestId: res.headers.get("x-request-id")!, error };
 }
 
-/** Drains an OpenAI SDK stream: the text that arrived and the error it ended with. */
-async function drain(stream: AsyncIterable<OpenAI.Chat.ChatCompletionChunk>): Promise<{ text: string; error: unknown }> {
-  let text = "";
-  try {
-    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
-    return { text, error: null };
-  } catch (error) {
-    return { text, error };
-  }
-}
-
 describe("first-byte timeout (x-mock-hang: headers)", () => {
   test("a whole answer that never starts: 504 upstream_first_byte_timeout; the backend sees the abort", async () => {
     const seen = mock.backend.nextEnd();
@@ -157,7 +147,7 @@ describe("idle timeout (x-mock-hang-after: N)", () => {
       .create({ model: "stalls", messages: HI, stream: true }, { headers: { "x-mock-hang-after": "3" } })
       .withResponse();
     expect(response.status).toBe(200);
-    const { text, error } = await drain(stream);
+    const { text, error } = await drainChat(stream);
     expect(text).toBe(mockCompletionText(3));
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(error).toMatchObject({ code: "upstream_idle_timeout", type: "timeout_error" });
@@ -184,7 +174,7 @@ describe("idle timeout (x-mock-hang-after: N)", () => {
     const { data: stream, response } = await client.chat.completions
       .create({ model: "stalls", messages: HI, stream: true }, { headers: { "x-mock-hang-after": "6" } })
       .withResponse();
-    const { text, error } = await drain(stream);
+    const { text, error } = await drainChat(stream);
     expect(text).toBe(mockCompletionText(6));
     expect(error).toMatchObject({ code: "upstream_idle_timeout" });
     expect(await proxy.accessLine(response.headers.get("x-request-id")!)).toMatchObject({ error_code: "upstream_idle_timeout", completion_tokens: 6 });
@@ -281,7 +271,7 @@ describe("idle timeout on answers that stop before anything reached the client",
     const { data: stream, response } = await client.chat.completions
       .create({ model: "stuck", messages: HI, stream: true }, { headers: { "x-script": "sse-headers" } })
       .withResponse();
-    const { text, error } = await drain(stream);
+    const { text, error } = await drainChat(stream);
     expect(text).toBe("");
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(error).toMatchObject({ code: "upstream_idle_timeout", type: "timeout_error" });
@@ -327,7 +317,7 @@ describe("total timeout (timeouts.total)", () => {
     const { data: stream, response } = await totalClient.chat.completions
       .create({ model: "long", messages: HI, stream: true }, { headers: { "x-mock-tokens": "1000000", "x-mock-delay-ms": "5" } })
       .withResponse();
-    const { text, error } = await drain(stream);
+    const { text, error } = await drainChat(stream);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(error).toMatchObject({ code: "upstream_total_timeout", type: "timeout_error" });
     const got = text === "" ? 0 : text.split(" ").length;
