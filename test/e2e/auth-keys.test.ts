@@ -11,27 +11,13 @@ import OpenAI from "openai";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
 import { llmproxyCommand } from "../helpers/spawn.ts";
-import { adminCreateKey, type CreatedKey } from "../helpers/admin.ts";
+import { adminCreateKey, keysConfig, type CreatedKey } from "../helpers/admin.ts";
 
 const ADMIN = "admin-token-for-tests";
 let mock: MockServer;
 let dir: string;
 let proxy: ProxyProcess;
 const secrets: string[] = [];
-
-function config(): string {
-  return `auth: keys
-database: keys.db
-admin_token: ${ADMIN}
-log: { level: debug }
-backends:
-  - { name: vllm, provider: openai, url: ${mock.url} }
-models:
-  - { name: llama, targets: [{ backend: vllm }] }
-  - { name: gpt-4o, targets: [{ backend: vllm }] }
-retries: { attempts: 0 }
-`;
-}
 
 async function createKey(body: Record<string, unknown>): Promise<CreatedKey> {
   const k = await adminCreateKey(proxy.url, ADMIN, body);
@@ -55,7 +41,7 @@ async function errorCode(res: Response): Promise<string> {
 beforeAll(async () => {
   mock = await startMockServer({ tokens: 5, delayMs: 0 });
   dir = mkdtempSync(join(tmpdir(), "llmproxy-auth-"));
-  proxy = await startProxy({ config: config(), dir });
+  proxy = await startProxy({ config: keysConfig(mock.url, ADMIN), dir });
 });
 
 afterAll(async () => {
@@ -191,7 +177,7 @@ describe("quotas", () => {
 
     // the debit is written at shutdown and read at start
     expect(await proxy.stop()).toBe(0);
-    proxy = await startProxy({ config: config(), dir });
+    proxy = await startProxy({ config: keysConfig(mock.url, ADMIN), dir });
     const after = await chat({ authorization: `Bearer ${k.secret}` });
     expect(after.status).toBe(429);
     expect(await errorCode(after)).toBe("insufficient_quota");

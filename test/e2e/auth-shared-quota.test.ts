@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
-import { adminCreateKey } from "../helpers/admin.ts";
+import { adminCreateKey, keysConfig } from "../helpers/admin.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
@@ -14,19 +14,6 @@ const ADMIN = "admin-token-for-tests";
 let mock: MockServer;
 let a: ProxyProcess;
 let b: ProxyProcess;
-
-function config(): string {
-  return `auth: keys
-database: keys.db
-admin_token: ${ADMIN}
-log: { level: debug }
-backends:
-  - { name: vllm, provider: openai, url: ${mock.url} }
-models:
-  - { name: llama, targets: [{ backend: vllm }] }
-retries: { attempts: 0 }
-`;
-}
 
 function chat(p: ProxyProcess, secret: string): Promise<Response> {
   return fetch(`${p.url}/v1/chat/completions`, {
@@ -39,8 +26,8 @@ function chat(p: ProxyProcess, secret: string): Promise<Response> {
 beforeAll(async () => {
   mock = await startMockServer({ tokens: 20, delayMs: 0 });
   const dir = tempDir("shared-quota");
-  a = await startProxy({ config: config(), dir });
-  b = await startProxy({ config: config(), dir });
+  a = await startProxy({ config: keysConfig(mock.url, ADMIN), dir });
+  b = await startProxy({ config: keysConfig(mock.url, ADMIN), dir });
   expect(a.configPath).toBe(join(dir, "llmproxy.yaml"));
 });
 

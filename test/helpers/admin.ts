@@ -1,4 +1,4 @@
-// The admin API as tests use it to set up keys.
+// The admin API as tests use it to set up keys, and the daemon config of the key tests.
 
 import { expect } from "bun:test";
 
@@ -17,4 +17,23 @@ export async function adminCreateKey(baseUrl: string, adminToken: string, body: 
   });
   expect(res.status).toBe(201);
   return (await res.json()) as CreatedKey;
+}
+
+/**
+ * A daemon with keys on: its database beside the config (keys.db), the admin API open
+ * with `adminToken`, debug logs (key reloads and refreshes show), two models routed to
+ * one OpenAI-compatible backend, no retries.
+ */
+export function keysConfig(backendUrl: string, adminToken: string): string {
+  return `auth: keys
+database: keys.db
+admin_token: ${adminToken}
+log: { level: debug }
+backends:
+  - { name: vllm, provider: openai, url: ${backendUrl} }
+models:
+  - { name: llama, targets: [{ backend: vllm }] }
+  - { name: gpt-4o, targets: [{ backend: vllm }] }
+retries: { attempts: 0 }
+`;
 }
