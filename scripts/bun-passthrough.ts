@@ -4,12 +4,18 @@
 // runtime's HTTP server and client cost by themselves on this machine, measured in the
 // same run as nginx and llmproxy.
 //
-//   bun scripts/bun-passthrough.ts http://127.0.0.1:PORT   (prints "listening on URL")
+//   bun scripts/bun-passthrough.ts http://127.0.0.1:PORT [--read-in-js]   (prints "listening on URL")
+//
+// --read-in-js: the answer's body is read in JavaScript (reader.read()) and written to the
+// client chunk by chunk through a "direct" stream, as a proxy that looks at the bytes
+// must (llmproxy's usage tap). Bun's fetch body then holds one buffer of its chunk size
+// (64 KB) per pending read, i.e. per open stream, which the native pipe above does not.
 //
 // Start it with BUN_CONFIG_MAX_HTTP_REQUESTS set (bench-peers.sh does), as llmproxy
 // starts itself: Bun's fetch allows 256 requests in flight otherwise.
 
 const backend = process.argv[2]?.replace(/\/$/, "");
+const readInJs = process.argv.includes("--read-in-js");
 if (!backend?.startsWith("http://")) {
   process.stderr.write("usage: bun scripts/bun-passthrough.ts http://HOST:PORT\n");
   process.exit(2);
@@ -25,8 +31,31 @@ const server = Bun.serve({
   fetch(req) {
     const url = req.url;
     const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
-    return fetch(backend + path, { method: req.method, headers: req.headers, body: req.body, redirect: "manual", decompress: false } as RequestInit);
+    const answer = fetch(backend + path, { method: req.method, headers: req.headers, body: req.body, redirect: "manual", decompress: false } as RequestInit);
+    return readInJs ? answer.then(throughJs) : answer;
   },
 });
+interface DirectController {
+  write(data: Uint8Array): number | Promise<number>;
+  close(): void;
+}
+
+function throughJs(res: Response): Response {
+  if (!res.body) return res;
+  const reader = res.body.getReader();
+  const body = new ReadableStream({
+    type: "direct",
+    async pull(c: DirectController) {
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) return c.close();
+        const w = c.write(r.value);
+        if (typeof w !== "number") await w;
+      }
+    },
+  } as unknown as UnderlyingDefaultSource<Uint8Array>);
+  return new Response(body, { status: res.status, headers: res.headers });
+}
+
 process.stdout.write(`listening on http://127.0.0.1:${server.port}\n`);
 for (const s of ["SIGTERM", "SIGINT"] as const) process.on(s, () => process.exit(0));

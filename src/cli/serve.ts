@@ -40,8 +40,9 @@ Examples:
       // A bad --listen is a bad command line (exit 2), checked before any config is read;
       // the demo would otherwise report it as an invalid config (exit 1).
       if (opts.listen !== undefined) listenFlag("--listen", opts.listen);
-      // Before any work: Bun's 256-concurrent-fetch cap is lifted (re-execs once).
-      edges.prepareUpstream();
+      // Before any work: Bun's 256-concurrent-fetch cap is lifted and its heap floor
+      // lowered (re-execs once).
+      edges.prepareDaemon();
       const code = await runDaemon({ file, demo: opts.demo === true, listen: opts.listen ?? null });
       process.exit(code);
     });

@@ -3,7 +3,7 @@
 
 import { startServer } from "../server/bun-server.ts";
 import { streamBody } from "../server/stream-body-bun.ts";
-import { ensureFetchCap } from "../proxy/fetch-cap-bun.ts";
+import { ensureStartEnv } from "../runtime/start-env-bun.ts";
 import { probeConnect, upstreamFetch } from "../proxy/upstream-bun.ts";
 import { openBunSqlite } from "../store/sqlite-bun.ts";
 import type { Edges, Thread, ThreadParent, ThreadScript } from "./types.ts";
@@ -71,7 +71,7 @@ export const runtimeEdges: Edges = {
   wholeResponse: (body, status, headers) => new Response(body, { status, headers }),
   streamBody,
   upstreamFetch,
-  prepareUpstream: ensureFetchCap,
+  prepareDaemon: ensureStartEnv,
   probeConnect,
   loadSqlite: () => openBunSqlite,
   startThread,

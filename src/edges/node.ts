@@ -84,7 +84,7 @@ export const runtimeEdges: Edges = {
   streamBody,
   upstreamFetch,
   // undici's Agent has no global cap on requests in flight (upstream-node.ts)
-  prepareUpstream: () => {},
+  prepareDaemon: () => {},
   probeConnect,
   loadSqlite: loadNodeSqlite,
   startThread,

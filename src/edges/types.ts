@@ -171,10 +171,11 @@ export interface Edges {
   streamBody(source: BodySource): ReadableStream<Uint8Array>;
   upstreamFetch: FetchFn;
   /**
-   * Called first by commands that proxy, before any work: whatever the runtime needs so
-   * that 1000+ upstream requests can be in flight (Bun: may re-exec the process).
+   * Called first by commands that proxy, before any work: whatever the runtime reads only
+   * at start (Bun: the fetch cap, so that 1000+ upstream requests can be in flight, and
+   * the GC's heap floor; it may re-exec the process for them: src/runtime/start-env-bun.ts).
    */
-  prepareUpstream(): void;
+  prepareDaemon(): void;
   /** Try a TCP connection to the URL's host:port within timeoutMs. */
   probeConnect(url: string, timeoutMs: number): Promise<ConnectProbe>;
   /**

@@ -10,7 +10,7 @@
 //  - it has no connect timeout (oven-sh/bun#33338): probeConnect() lets the proxy tell
 //    "cannot connect" from "connected, backend slow" when the connect deadline passes.
 //  - at most 256 fetches in flight unless BUN_CONFIG_MAX_HTTP_REQUESTS is set at start
-//    (fetch-cap-bun.ts).
+//    (src/runtime/start-env-bun.ts).
 
 import type { ConnectProbe, FetchFn } from "../edges/types.ts";
 import { connectTarget } from "./connect-target.ts";

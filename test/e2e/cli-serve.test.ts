@@ -4,11 +4,12 @@
 // executable.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mockCompletionText } from "../../src/mock/text.ts";
-import { runCli, tempDir } from "../helpers/daemon.ts";
+import { runCli, startDemo, tempDir } from "../helpers/daemon.ts";
 import { startProxy } from "../helpers/proxy.ts";
+import { underNode } from "../helpers/spawn.ts";
 
 const dir = tempDir("serve");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -201,5 +202,44 @@ models: [{ name: x, targets: [{ backend: m }] }]
     expect(r.code).toBe(1);
     expect(r.stderr).toStartWith("llmproxy: --listen: ");
     expect(r.stderr).toContain('"nonsense"');
+  });
+});
+
+/** The environment a running process has now (after any execve), from /proc (Linux). */
+function environOf(pid: number): Record<string, string> {
+  const pairs = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter((p) => p.includes("="));
+  return Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
+}
+
+describe("start-up settings of the runtime (Bun re-executes itself once, same PID)", () => {
+  const bunOnly = !underNode();
+
+  test("the daemon runs with the fetch cap lifted and JavaScriptCore's heap floor lowered", async () => {
+    const demo = await startDemo({ env: { BUN_CONFIG_MAX_HTTP_REQUESTS: undefined, BUN_JSC_largeHeapSize: undefined } });
+    try {
+      const env = environOf(demo.proc.pid);
+      if (bunOnly) {
+        expect(env.BUN_CONFIG_MAX_HTTP_REQUESTS).toBe("65535");
+        expect(env.BUN_JSC_largeHeapSize).toBe(String(4 * 1024 * 1024));
+      } else {
+        // Node has neither limit: nothing to set, no re-exec
+        expect(env.BUN_CONFIG_MAX_HTTP_REQUESTS).toBeUndefined();
+        expect(env.BUN_JSC_largeHeapSize).toBeUndefined();
+      }
+      expect((await fetch(`${demo.url}/health`)).status).toBe(200);
+    } finally {
+      expect(await demo.stop()).toBe(0);
+    }
+  });
+
+  test("an operator's own value is kept", async () => {
+    const demo = await startDemo({ env: { BUN_CONFIG_MAX_HTTP_REQUESTS: undefined, BUN_JSC_largeHeapSize: "16777216" } });
+    try {
+      const env = environOf(demo.proc.pid);
+      expect(env.BUN_JSC_largeHeapSize).toBe("16777216");
+      if (bunOnly) expect(env.BUN_CONFIG_MAX_HTTP_REQUESTS).toBe("65535");
+    } finally {
+      expect(await demo.stop()).toBe(0);
+    }
   });
 });

@@ -54,10 +54,10 @@ export interface DemoProcess {
 }
 
 /** Start `llmproxy serve --demo ...args` and wait until its banner is complete on stdout. */
-export async function startDemo(opts: { cwd?: string; args?: string[] } = {}): Promise<DemoProcess> {
+export async function startDemo(opts: { cwd?: string; args?: string[]; env?: Record<string, string | undefined> } = {}): Promise<DemoProcess> {
   const proc = Bun.spawn(llmproxyCommand(["serve", "--demo", ...(opts.args ?? ["--listen", "127.0.0.1:0"])]), {
     cwd: opts.cwd ?? tmpdir(),
-    env: cleanEnv(),
+    env: cleanEnv(opts.env),
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
