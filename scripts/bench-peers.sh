@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # llmproxy beside nginx: the same load sent to the fake backend (llmproxy mock) directly,
 # through nginx as a plain reverse proxy (keep-alive upstream, no buffering, so streams
-# flow as they come), through a bare Bun passthrough (scripts/bun-passthrough.ts:
-# Bun.serve + fetch and nothing else, the floor under llmproxy on Bun) and through
+# flow as they come), through two bare Bun passthroughs (scripts/bun-passthrough.ts:
+# Bun.serve + fetch and nothing else, the floor under llmproxy on Bun; once with the body
+# passed natively, once read in JavaScript as a proxy with a usage tap must) and through
 # llmproxy (metering on, as `llmproxy bench` runs it) on Bun and on Node, in one run, each
 # phase against all of them in turn. Prints throughput as a share of nginx's, and the
 # other numbers beside each other.
@@ -46,6 +47,7 @@ chmod 755 "$tmp"
 mock_pid=""
 nginx_pid=""
 floor_pid=""
+floor_js_pid=""
 
 stop_all() {
   if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
@@ -54,7 +56,7 @@ stop_all() {
     for _ in $(seq 100); do kill -0 "$nginx_pid" 2>/dev/null || break; sleep 0.05; done
     kill -KILL "$nginx_pid" 2>/dev/null || true
   fi
-  for p in "$floor_pid" "$mock_pid"; do
+  for p in "$floor_pid" "$floor_js_pid" "$mock_pid"; do
     [ -n "$p" ] || continue
     kill -TERM "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
@@ -125,14 +127,21 @@ done
 [ -n "$workers" ] || { echo "bench-peers: nginx did not start its workers; $tmp/error.log:" >&2; cat "$tmp/error.log" >&2; exit 1; }
 pids="$nginx_pid,${workers%,}"
 
-# The Bun passthrough, with the fetch cap lifted as llmproxy lifts it for itself.
-mkfifo "$tmp/floor.out"
-BUN_CONFIG_MAX_HTTP_REQUESTS=65535 "$BUN" scripts/bun-passthrough.ts "$backend" >"$tmp/floor.out" &
+# The Bun passthroughs, started with the settings llmproxy gives itself at start
+# (src/runtime/start-env-bun.ts): the body passed natively, and read in JavaScript.
+start_env=(BUN_CONFIG_MAX_HTTP_REQUESTS=65535 BUN_JSC_largeHeapSize=4194304)
+mkfifo "$tmp/floor.out" "$tmp/floor-js.out"
+env "${start_env[@]}" "$BUN" scripts/bun-passthrough.ts "$backend" >"$tmp/floor.out" &
 floor_pid=$!
 exec 4<"$tmp/floor.out"
 read -r -t 15 line <&4 || { echo "bench-peers: scripts/bun-passthrough.ts did not start" >&2; exit 1; }
 floor=${line##* }
+env "${start_env[@]}" "$BUN" scripts/bun-passthrough.ts "$backend" --read-in-js >"$tmp/floor-js.out" &
+floor_js_pid=$!
+exec 5<"$tmp/floor-js.out"
+read -r -t 15 line <&5 || { echo "bench-peers: scripts/bun-passthrough.ts --read-in-js did not start" >&2; exit 1; }
+floor_js=${line##* }
 
 bin_args=()
 if [ "${llmproxy[0]}" != "$BUN" ]; then bin_args=(--bin "${llmproxy[0]}"); fi
-"$BUN" scripts/bench-peers.ts --backend "$backend" --nginx "http://127.0.0.1:$port" --nginx-pids "$pids" --floor "$floor" --floor-pid "$floor_pid" "${bin_args[@]}" "${node_args[@]}" "$@"
+"$BUN" scripts/bench-peers.ts --backend "$backend" --nginx "http://127.0.0.1:$port" --nginx-pids "$pids" --floor "$floor" --floor-pid "$floor_pid" --floor-js "$floor_js" --floor-js-pid "$floor_js_pid" "${bin_args[@]}" "${node_args[@]}" "$@"

@@ -1,12 +1,12 @@
 // The second half of scripts/bench-peers.sh (which starts the fake backend, nginx and the
-// bare Bun passthrough in front of it): starts llmproxy in front of the same backend, as
+// bare Bun passthroughs in front of it): starts llmproxy in front of the same backend, as
 // `llmproxy bench` does (metering on: SQLite and a webhook receiver here), on Bun and,
 // with --node-bundle, a second one on Node; then measures the same load against the
-// backend directly, nginx, the passthrough and each llmproxy, each phase against all of
+// backend directly, nginx, the passthroughs and each llmproxy, each phase against all of
 // them in turn, and prints their numbers beside nginx's. Not meant to be run by hand:
 //
 //   bun scripts/bench-peers.ts --backend URL --nginx URL --nginx-pids PID,PID
-//       [--floor URL --floor-pid PID] [--bin PATH] [--node-bundle dist/llmproxy.mjs [--node PATH]] [--duration 5s]
+//       [--floor URL --floor-pid PID] [--floor-js URL --floor-js-pid PID] [--bin PATH] [--node-bundle dist/llmproxy.mjs [--node PATH]] [--duration 5s]
 //       [--concurrency 64] [--rate 2000] [--streams 64] [--open-streams 1000]
 //       [--no-webhook] [--json]
 
@@ -24,7 +24,7 @@ import { added, count, formatTable, megabytes, micros, ms, NONE, ROW_LABELS } fr
 import { checkTarget } from "../src/bench/target-check.ts";
 import { benchOptions } from "../src/cli/bench-flags.ts";
 
-const VALUE_FLAGS = ["--backend", "--nginx", "--nginx-pids", "--floor", "--floor-pid", "--bin", "--node-bundle", "--node", "--duration", "--concurrency", "--rate", "--streams", "--open-streams"];
+const VALUE_FLAGS = ["--backend", "--nginx", "--nginx-pids", "--floor", "--floor-pid", "--floor-js", "--floor-js-pid", "--bin", "--node-bundle", "--node", "--duration", "--concurrency", "--rate", "--streams", "--open-streams"];
 
 function parseArgs(argv: string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -45,10 +45,20 @@ interface Peer {
   result: BenchResult;
 }
 
+/**
+ * The bare Bun passthroughs (scripts/bun-passthrough.ts), when measured: "native", the
+ * answer's body handed from fetch to Bun.serve untouched; "js", read in JavaScript chunk
+ * by chunk (--read-in-js), as any proxy that looks at the bytes must.
+ */
+const FLOORS = {
+  native: { flag: "--floor", name: "bun passthrough", versus: "passthrough vs nginx", what: "Bun.serve + fetch passthrough" },
+  js: { flag: "--floor-js", name: "bun passthrough, JS read", versus: "JS read vs nginx", what: "Bun.serve + fetch passthrough reading the body in JavaScript" },
+} as const;
+type FloorKind = keyof typeof FLOORS;
+
 interface Peers {
   nginx: BenchResult;
-  /** The bare Bun passthrough (scripts/bun-passthrough.ts), when measured. */
-  floor: BenchResult | null;
+  floors: Partial<Record<FloorKind, BenchResult>>;
   /** The first is llmproxy on Bun; the second, when measured, on Node. */
   llmproxy: Peer[];
 }
@@ -62,7 +72,10 @@ function peersTable(p: Peers, heading: string): string[] {
   // one llmproxy: named as before; two: by runtime ("llmproxy bun", "node vs nginx")
   const engine = (peer: Peer) => peer.runtime.split(" ")[0]!;
   const columns: { name: string; versus: string; result: BenchResult }[] = [];
-  if (p.floor) columns.push({ name: "bun passthrough", versus: "passthrough vs nginx", result: p.floor });
+  for (const kind of Object.keys(FLOORS) as FloorKind[]) {
+    const result = p.floors[kind];
+    if (result) columns.push({ name: FLOORS[kind].name, versus: FLOORS[kind].versus, result });
+  }
   for (const peer of p.llmproxy) {
     const one = p.llmproxy.length === 1;
     columns.push({ name: one ? "llmproxy" : `llmproxy ${engine(peer)}`, versus: one ? "llmproxy vs nginx" : `${engine(peer)} vs nginx`, result: peer.result });
@@ -136,19 +149,21 @@ async function main(): Promise<number> {
       const nginxPids = args.get("--nginx-pids")!.split(",").map(Number).filter((p) => p > 0 && procReadable(p));
       const direct: BenchTarget = { name: "direct", url: backend, headers: {}, pids: [] };
       const nginx: BenchTarget = { name: "nginx", url: args.get("--nginx")!, headers: {}, pids: nginxPids };
-      const floorPid = Number(args.get("--floor-pid") ?? 0);
-      const floor: BenchTarget | null = args.has("--floor")
-        ? { name: "bun passthrough", url: args.get("--floor")!, headers: {}, pids: floorPid > 0 && procReadable(floorPid) ? [floorPid] : [] }
-        : null;
-      const references = floor ? [nginx, floor] : [nginx];
-      const targets = [direct, ...references, ...proxies.map((p) => p.target)];
+      const floors = (Object.keys(FLOORS) as FloorKind[])
+        .filter((kind) => args.has(FLOORS[kind].flag))
+        .map((kind) => {
+          const pid = Number(args.get(`${FLOORS[kind].flag}-pid`) ?? 0);
+          const target: BenchTarget = { name: FLOORS[kind].name, url: args.get(FLOORS[kind].flag)!, headers: {}, pids: pid > 0 && procReadable(pid) ? [pid] : [] };
+          return { kind, pid, target };
+        });
+      const targets = [direct, nginx, ...floors.map((f) => f.target), ...proxies.map((p) => p.target)];
       const idle = targets.map((t) => sumOver(t.pids, rssBytes));
       for (const t of targets) {
         const check = await checkTarget(t, plan.chatBody, []);
         if (!check.ok) throw new Error(`${t.name} ${t.url}: ${check.problem}`);
       }
       const [d, n, ...rest] = await measure(targets, plan, idle, progress.update);
-      const f = floor ? rest.shift()! : null;
+      const f = rest.splice(0, floors.length);
       const l = rest;
       const setup = (url: string, pid: number | null, description: string, executable: string | null, metered: boolean): BenchSetup => ({
         mode: "target",
@@ -165,7 +180,9 @@ async function main(): Promise<number> {
       });
       return {
         nginx: benchResult(setup(nginx.url, nginxPids[0] ?? null, `nginx (pids ${nginxPids.join(", ")}) in front of the backend`, null, false), plan, d!, n!),
-        floor: floor && f ? benchResult(setup(floor.url, floorPid || null, `Bun.serve + fetch passthrough (pid ${floorPid}) in front of the backend`, null, false), plan, d!, f) : null,
+        floors: Object.fromEntries(
+          floors.map((fl, i) => [fl.kind, benchResult(setup(fl.target.url, fl.pid || null, `${FLOORS[fl.kind].what} (pid ${fl.pid}) in front of the backend`, null, false), plan, d!, f[i]!)]),
+        ),
         llmproxy: proxies.map((p, i) => ({
           runtime: runtimes[i]!,
           result: benchResult(setup(p.target.url, p.pid, p.description, commands[i]!.join(" "), true), plan, d!, l[i]!),
@@ -187,8 +204,10 @@ async function main(): Promise<number> {
         runtimes: { llmproxy: bun!.runtime, llmproxyNode: node?.runtime ?? null },
         llmproxyThroughputShareOfNginx: shareOfNginx(bun),
         llmproxyNodeThroughputShareOfNginx: shareOfNginx(node),
-        bunPassthrough: peers.floor,
-        bunPassthroughThroughputShareOfNginx: shareOf(peers.floor),
+        bunPassthrough: peers.floors.native ?? null,
+        bunPassthroughThroughputShareOfNginx: shareOf(peers.floors.native),
+        bunPassthroughJsRead: peers.floors.js ?? null,
+        bunPassthroughJsReadThroughputShareOfNginx: shareOf(peers.floors.js),
       };
       process.stdout.write(JSON.stringify(json, null, 2) + "\n");
     } else {
@@ -196,7 +215,8 @@ async function main(): Promise<number> {
       const heading = `bench-peers: the backend ${peers.nginx.setup.directUrl}, nginx and ${which} in front of it; ${o.durationMs / 1000} s per phase`;
       process.stdout.write(peersTable(peers, heading).join("\n") + "\n");
     }
-    return peers.nginx.errors + (peers.floor?.errors ?? 0) + peers.llmproxy.reduce((sum, l) => sum + l.result.errors, 0) > 0 ? 1 : 0;
+    const floorErrors = Object.values(peers.floors).reduce((sum, r) => sum + r.errors, 0);
+    return peers.nginx.errors + floorErrors + peers.llmproxy.reduce((sum, l) => sum + l.result.errors, 0) > 0 ? 1 : 0;
   } finally {
     signals.settle();
     progress.clear();

@@ -53,7 +53,7 @@ function throughJs(res: Response): Response {
         if (typeof w !== "number") await w;
       }
     },
-  } as unknown as UnderlyingDefaultSource<Uint8Array>);
+  } as unknown as ConstructorParameters<typeof ReadableStream<Uint8Array>>[0]);
   return new Response(body, { status: res.status, headers: res.headers });
 }
 
