@@ -6,10 +6,12 @@
 //
 //   bun scripts/bun-passthrough.ts http://127.0.0.1:PORT [--read-in-js]   (prints "listening on URL")
 //
-// --read-in-js: the answer's body is read in JavaScript (reader.read()) and written to the
-// client chunk by chunk through a "direct" stream, as a proxy that looks at the bytes
-// must (llmproxy's usage tap). Bun's fetch body then holds one buffer of its chunk size
-// (64 KB) per pending read, i.e. per open stream, which the native pipe above does not.
+// --read-in-js: the answer's bytes pass through JavaScript, as in a proxy that reads usage
+// from them, by the cheapest means each: a whole answer read at once (arrayBuffer()) and
+// answered from those bytes; a stream (text/event-stream) read chunk by chunk
+// (reader.read()) and written to the client through a "direct" stream. Bun's fetch body
+// then holds one buffer of its chunk size (64 KB) per pending read, i.e. per open stream,
+// which the native pipe does not.
 //
 // Start it with BUN_CONFIG_MAX_HTTP_REQUESTS set (bench-peers.sh does), as llmproxy
 // starts itself: Bun's fetch allows 256 requests in flight otherwise.
@@ -40,8 +42,11 @@ interface DirectController {
   close(): void;
 }
 
-function throughJs(res: Response): Response {
+async function throughJs(res: Response): Promise<Response> {
   if (!res.body) return res;
+  if (!res.headers.get("content-type")?.startsWith("text/event-stream")) {
+    return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers });
+  }
   const reader = res.body.getReader();
   const body = new ReadableStream({
     type: "direct",
