@@ -22,7 +22,9 @@ function series(model: string, backend: string, status: string, stream: string):
   return {
     requests: counterChild(metrics.requests, { model, backend, status_class: status, stream }),
     duration: histogramChild(metrics.requestDuration, { model, stream }),
-    ttft: histogramChild(metrics.ttft, { model }),
+    // by stream too: a whole answer's first byte comes with its last, which would hide
+    // the streams' time to first token in the same histogram
+    ttft: histogramChild(metrics.ttft, { model, stream }),
     prompt: counterChild(metrics.tokens, { model, type: "prompt" }),
     completion: counterChild(metrics.tokens, { model, type: "completion" }),
     cached: counterChild(metrics.tokens, { model, type: "cached" }),

@@ -69,8 +69,8 @@ export const metrics = {
   }),
   ttft: new client.Histogram({
     name: "llmproxy_time_to_first_token_seconds",
-    help: "Time from the request's arrival to the first byte of the answer's body (first token for streams).",
-    labelNames: ["model"] as const,
+    help: "Time from the request's arrival to the first byte of the answer's body (first token for streams), by route and stream: for a whole answer it is about its duration.",
+    labelNames: ["model", "stream"] as const,
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   }),

@@ -530,6 +530,12 @@ describe("/metrics parses as Prometheus text and counts what the records hold", 
     expect(metricsAfterRun.sum("llmproxy_usage_estimated_total")).toBe(rows.filter((r) => r.usage_source === "estimate").length);
     expect(metricsAfterRun.sum("llmproxy_request_duration_seconds_count")).toBe(rows.length);
     expect(metricsAfterRun.sum("llmproxy_time_to_first_token_seconds_count")).toBe(rows.filter((r) => r.ttft_ms !== null).length);
+    // streams and whole answers apart: each series holds only its own kind
+    for (const stream of [true, false]) {
+      const n = rows.filter((r) => r.ttft_ms !== null && r.stream === (stream ? 1 : 0)).length;
+      expect(metricsAfterRun.sum("llmproxy_time_to_first_token_seconds_count", { stream: String(stream) })).toBe(n);
+      expect(n).toBeGreaterThan(0);
+    }
     expect(metricsAfterRun.sum("llmproxy_usage_records_written_total")).toBe(rows.length);
     expect(metricsAfterRun.sum("llmproxy_usage_records_dropped_total")).toBe(0);
     expect(metricsAfterRun.sum("llmproxy_rate_limited_total", { scope: "model", kind: "requests" })).toBe(rows.filter((r) => r.error_code === "rate_limit_exceeded").length);

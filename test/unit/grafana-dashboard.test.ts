@@ -222,8 +222,8 @@ function problemsOf(expr: string, legend = ""): string[] {
 // ------------------------------------------------------------------ the label values the code emits
 
 beforeAll(() => {
-  // The recorder's series for a few requests: every status class and token type, and the
-  // "none" backend of a request refused before routing.
+  // The recorder's series for a few requests: every status class and token type, a
+  // stream and a whole answer, and the "none" backend of a request refused before routing.
   const recorder = new UsageRecorder(new Logger({ level: "error", format: "json", write: () => {} }));
   recorder.accessLog = false;
   const base: UsageResult = {
@@ -253,6 +253,7 @@ beforeAll(() => {
     traceparent: null,
   };
   recorder.record(base);
+  recorder.record({ ...base, stream: true });
   recorder.record({ ...base, status: 499 });
   recorder.record({ ...base, status: 503, backend: "", errorCode: "no_backend_available", promptTokens: 0, completionTokens: 0, cachedTokens: 0, ttftMs: null });
   for (const m of registry.getMetricsAsArray()) {
