@@ -7,6 +7,7 @@
 import type { Provider } from "../config/types.ts";
 import { anthropicToOpenAi } from "../providers/anthropic-to-openai.ts";
 import { azureOperation, azureUrl } from "../providers/azure.ts";
+import { chain } from "../providers/chain.ts";
 import { openAiToAnthropic } from "../providers/openai-to-anthropic.ts";
 import { openAiToGemini } from "../providers/openai-to-gemini.ts";
 import type { Translation } from "../providers/types.ts";
@@ -19,6 +20,8 @@ const PASS: Wire = { kind: "passthrough" };
 const TO_ANTHROPIC: Wire = { kind: "translate", translation: openAiToAnthropic };
 const TO_GEMINI: Wire = { kind: "translate", translation: openAiToGemini };
 const FROM_ANTHROPIC: Wire = { kind: "translate", translation: anthropicToOpenAi };
+/** Anthropic's Messages to Gemini through OpenAI's chat completions (providers/chain.ts). */
+const ANTHROPIC_TO_GEMINI: Wire = { kind: "translate", translation: chain(anthropicToOpenAi, openAiToGemini, "Gemini") };
 
 function unsuitable(provider: Provider, endpoint: Endpoint, serves: string): Wire {
   return { kind: "unsuitable", why: `a provider ${provider} backend cannot serve ${endpoint.path} (it serves ${serves})` };
@@ -35,7 +38,7 @@ export function wireFor(endpoint: Endpoint, provider: Provider): Wire {
       case "azure":
         return FROM_ANTHROPIC;
       case "gemini":
-        return unsuitable(provider, endpoint, "/v1/chat/completions");
+        return ANTHROPIC_TO_GEMINI;
     }
   }
   switch (provider) {
@@ -49,7 +52,7 @@ export function wireFor(endpoint: Endpoint, provider: Provider): Wire {
     case "anthropic":
       return endpoint.kind === "chat" ? TO_ANTHROPIC : unsuitable(provider, endpoint, "/v1/chat/completions and /v1/messages");
     case "gemini":
-      return endpoint.kind === "chat" ? TO_GEMINI : unsuitable(provider, endpoint, "/v1/chat/completions");
+      return endpoint.kind === "chat" ? TO_GEMINI : unsuitable(provider, endpoint, "/v1/chat/completions and /v1/messages");
   }
 }
 

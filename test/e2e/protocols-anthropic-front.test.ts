@@ -14,7 +14,7 @@ import { countPromptTokens, mockCompletionText } from "../../src/mock/text.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
 import { sseAnswer, startRecordingBackend, type RecordedRequest, type RecordingBackend } from "../helpers/recording-backend.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
-import { failure } from "../helpers/client-fixtures.ts";
+import { ANTHROPIC_WEATHER_TOOL as WEATHER_TOOL, expectStreamedWeatherToolUse, expectWeatherToolUse, failure } from "../helpers/client-fixtures.ts";
 import { adminCreateKey, type CreatedKey } from "../helpers/admin.ts";
 
 type AnthropicApiError = InstanceType<typeof Anthropic.APIError>;
@@ -35,12 +35,6 @@ const dir = tempDir("protocols-anthropic-front");
 
 const HAIKU = [{ role: "user" as const, content: "write a haiku about proxies" }];
 const SYSTEM = "you are a poet";
-
-const WEATHER_TOOL = {
-  name: "get_weather",
-  description: "Weather at a place",
-  input_schema: { type: "object" as const, properties: { location: { type: "string" } }, required: ["location"] },
-};
 
 type Json = Record<string, unknown>;
 
@@ -204,26 +198,8 @@ describe("(a) the Anthropic SDK in front of an OpenAI-compatible backend", () =>
     const sent = JSON.parse((await seen).body) as Json;
     expect(sent.tools).toEqual([{ type: "function", function: { name: "get_weather", description: "Weather at a place", parameters: WEATHER_TOOL.input_schema } }]);
     expect(sent.tool_choice).toBe("required");
-    expect(msg.stop_reason).toBe("tool_use");
-    expect(msg.content).toHaveLength(1);
-    const block = msg.content[0]!;
-    if (block.type !== "tool_use") throw new Error(`not a tool_use: ${JSON.stringify(block)}`);
-    expect(block.name).toBe("get_weather");
-    expect(block.input).toEqual({ location: mockCompletionText(TOKENS) });
-    expect(block.id).toMatch(/^[A-Za-z0-9_-]+$/);
-
-    const stream = client.messages.stream({ model: "qwen", max_tokens: 100, messages: HAIKU, tools: [WEATHER_TOOL] });
-    const fragments: string[] = [];
-    stream.on("inputJson", (partial) => fragments.push(partial));
-    const final = await stream.finalMessage();
-    expect(final.stop_reason).toBe("tool_use");
-    expect(final.content).toHaveLength(1);
-    const streamed = final.content[0]!;
-    if (streamed.type !== "tool_use") throw new Error(`not a tool_use: ${JSON.stringify(streamed)}`);
-    expect(streamed.name).toBe("get_weather");
-    expect(streamed.input).toEqual({ location: mockCompletionText(TOKENS) });
-    expect(fragments.join("")).toBe(JSON.stringify({ location: mockCompletionText(TOKENS) }));
-    expect(final.usage.output_tokens).toBe(TOKENS);
+    expectWeatherToolUse(msg, TOKENS);
+    await expectStreamedWeatherToolUse(client.messages.stream({ model: "qwen", max_tokens: 100, messages: HAIKU, tools: [WEATHER_TOOL] }), TOKENS);
   });
 
   test("max_tokens below the answer's length: stop_reason max_tokens, whole and streamed", async () => {

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { countPromptTokens, mockCompletionText } from "../../src/mock/text.ts";
-import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
+import { startGeminiProxy } from "../helpers/gemini-proxy.ts";
+import type { ProxyProcess } from "../helpers/proxy.ts";
 import { WEATHER_TOOL, failure } from "../helpers/client-fixtures.ts";
 
 type OpenAIApiError = InstanceType<typeof OpenAI.APIError>;
@@ -27,19 +28,7 @@ type Json = Record<string, unknown>;
 
 beforeAll(async () => {
   mock = await startMockServer({ tokens: TOKENS, delayMs: 0 });
-  proxy = await startProxy({
-    config: `
-x-quiet: &quiet { interval: 0s }
-backends:
-  - { name: gemini, provider: gemini, url: ${mock.url}, api_key: ${GOOGLE_KEY}, health: *quiet }
-  # the error tests' own backend: its refusals must not eject or pause the one above
-  - { name: gemini-errors, provider: gemini, url: ${mock.url}, api_key: ${GOOGLE_KEY}, health: *quiet, circuit: { failures: 1000 } }
-models:
-  - { name: gemini-flash, targets: [{ backend: gemini, model: gemini-2.5-flash }] }
-  - { name: gemini-errors, targets: [{ backend: gemini-errors, model: gemini-2.5-flash }] }
-retries: { attempts: 0 }
-`,
-  });
+  proxy = await startGeminiProxy(mock.url, GOOGLE_KEY, "gemini-flash");
   client = new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: CLIENT_KEY, maxRetries: 0 });
 });
 
@@ -341,19 +330,16 @@ describe("errors", () => {
     expect(mock.backend.stats.requests).toBe(before);
   });
 
-  test("endpoints Gemini does not serve through the gateway: /v1/embeddings and /v1/messages answer 400 endpoint_not_supported", async () => {
+  test("endpoints Gemini does not serve through the gateway: /v1/embeddings and /v1/completions answer 400 endpoint_not_supported", async () => {
     const emb = await failure(client.embeddings.create({ model: "gemini-flash", input: "hello" }));
     expect(emb).toBeInstanceOf(OpenAI.BadRequestError);
     expect((emb as OpenAIApiError).code).toBe("endpoint_not_supported");
-    const res = await fetch(`${proxy.url}/v1/messages`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "gemini-flash", max_tokens: 10, messages: HELLO }),
-    });
-    expect(res.status).toBe(400);
-    const body = (await res.json()) as { type: string; error: { type: string; details: { error_code: string } } };
-    expect(body.type).toBe("error");
-    expect(body.error.type).toBe("invalid_request_error");
-    expect(body.error.details.error_code).toBe("endpoint_not_supported");
+    const before = mock.backend.stats.requests;
+    const legacy = await failure(client.completions.create({ model: "gemini-flash", prompt: "hello" }));
+    expect(legacy).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((legacy as OpenAIApiError).code).toBe("endpoint_not_supported");
+    expect(((legacy as OpenAIApiError).error as { message: string }).message).toContain("/v1/chat/completions and /v1/messages");
+    expect(mock.backend.stats.requests).toBe(before);
+    // /v1/messages is served, translated: test/e2e/protocols-anthropic-gemini.test.ts
   });
 });
