@@ -63,15 +63,17 @@ function isObject(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** The model's resource name: a configured "models/x" or "tunedModels/x" names it itself; a bare name is a base model. */
+export function geminiResource(model: string): string {
+  const slash = model.indexOf("/");
+  return slash > 0 && (model.startsWith("models/") || model.startsWith("tunedModels/"))
+    ? `${model.slice(0, slash)}/${encodeURIComponent(model.slice(slash + 1))}`
+    : `models/${encodeURIComponent(model)}`;
+}
+
 /** The upstream path: /v1beta/models/{model}:generateContent or :streamGenerateContent?alt=sse. */
 export function geminiPath(model: string, stream: boolean): string {
-  // A configured "models/x" or "tunedModels/x" names the resource itself; a bare name is a base model.
-  const slash = model.indexOf("/");
-  const resource =
-    slash > 0 && (model.startsWith("models/") || model.startsWith("tunedModels/"))
-      ? `${model.slice(0, slash)}/${encodeURIComponent(model.slice(slash + 1))}`
-      : `models/${encodeURIComponent(model)}`;
-  return `/v1beta/${resource}:${stream ? "streamGenerateContent?alt=sse" : "generateContent"}`;
+  return `/v1beta/${geminiResource(model)}:${stream ? "streamGenerateContent?alt=sse" : "generateContent"}`;
 }
 
 function optionalNumber(body: Json, key: string): number | undefined {

@@ -1,14 +1,17 @@
 // POST /v1/messages/count_tokens, Anthropic's token counter (Claude Code asks it how
-// full its context is). An Anthropic backend of the route counts exactly, with its own
-// tokenizer: the request is passed to it. A route without one gets the gateway's
-// estimate (the cl100k tokenizer the metering uses when a backend reports nothing),
-// rather than an error that would break the client. Counting is not inference: no usage
-// record, no quota debit, no rate-limit slot; the key must still be valid and allowed
-// the model.
+// full its context is). The route's first backend that has a counter of its own counts
+// exactly, with its own tokenizer: an Anthropic backend gets the request as it is, a
+// Gemini one its countTokens (the request translated as for generateContent). A route
+// without one gets the gateway's estimate (the cl100k tokenizer the metering uses when a
+// backend reports nothing), rather than an error that would break the client. Counting
+// is not inference: no usage record, no quota debit, no rate-limit slot; the key must
+// still be valid and allowed the model.
 
 import { GatewayError } from "../errors.ts";
 import { estimatePromptTokens } from "../metering/estimate.ts";
 import { anthropicGatewayErrorBody } from "../providers/anthropic-errors.ts";
+import { anthropicToGemini, geminiCountAnswer, geminiCountRequest } from "../providers/anthropic-to-gemini.ts";
+import { TranslationError } from "../providers/types.ts";
 import type { Route, Target } from "../routing/route-table.ts";
 import type { Runtime } from "../runtime/runtime.ts";
 import type { Services } from "../runtime/services.ts";
@@ -31,18 +34,31 @@ function answer(status: number, body: string, requestId: string, extra?: Headers
 }
 
 /** The first target, in the route's order and then its fallbacks', that counts exactly. */
-function anthropicTarget(route: Route, seen = new Set<Route>()): Target | null {
+function countingTarget(route: Route, seen = new Set<Route>()): Target | null {
   if (seen.has(route)) return null;
   seen.add(route);
   for (const t of route.targets) {
     const p = t.backend.config.provider;
-    if (p === "anthropic" || p === "mock") return t;
+    if (p === "anthropic" || p === "mock" || p === "gemini") return t;
   }
   for (const f of route.fallback) {
-    const t = anthropicTarget(f, seen);
+    const t = countingTarget(f, seen);
     if (t) return t;
   }
   return null;
+}
+
+/** The upstream request: the client's as it is for Anthropic's counter, translated for Gemini's. */
+function upstreamCount(body: Record<string, unknown>, target: Target, model: string): { path: string; body: string } {
+  const upstreamModel = target.model ?? model;
+  if (target.backend.config.provider !== "gemini") return { path: COUNT_TOKENS_PATH, body: JSON.stringify({ ...body, model: upstreamModel }) };
+  try {
+    const r = geminiCountRequest(body, { upstreamModel, clientModel: model, stream: false, created: 0, includeUsage: false });
+    return { path: r.path, body: JSON.stringify(r.body) };
+  } catch (err) {
+    if (err instanceof TranslationError) throw new GatewayError("invalid_request", `Backend ${target.backend.name} (provider gemini) cannot count this request: ${err.message}`, { param: err.param ?? undefined });
+    throw err;
+  }
 }
 
 export async function countTokens(req: Request, rt: Runtime, services: Services, info: CountInfo): Promise<Response> {
@@ -63,23 +79,32 @@ export async function countTokens(req: Request, rt: Runtime, services: Services,
     if (!route) throw new GatewayError("model_not_found", `The model "${model}" does not exist on this gateway; GET /v1/models lists the models it serves.`, { param: "model" });
     if (key && !key.modelAllowed(model)) throw new GatewayError("model_not_allowed", `This API key may not use the model "${model}".`, { param: "model" });
 
-    const target = anthropicTarget(route);
+    const target = countingTarget(route);
     if (!target) {
       const n = await estimatePromptTokens(body);
       return answer(200, JSON.stringify({ input_tokens: n }), info.requestId);
     }
     const backend = target.backend;
     const upstreamModel = target.model ?? model;
+    const request = upstreamCount(body, target, model);
     const headers = upstreamRequestHeaders(req.headers, backend, info);
-    const url = upstreamUrl(backend, COUNT_TOKENS_PATH, "", upstreamModel, false);
+    const url = upstreamUrl(backend, request.path, "", upstreamModel, false);
     let res: Response;
+    let text: string;
     try {
-      res = await backend.fetch(url, headers, JSON.stringify({ ...body, model: upstreamModel }), AbortSignal.timeout(backend.config.timeouts.firstByteMs));
+      res = await backend.fetch(url, headers, request.body, AbortSignal.timeout(backend.config.timeouts.firstByteMs));
+      text = await res.text();
     } catch (err) {
       throw new GatewayError("upstream_error", `Backend ${backend.name} could not count the tokens: ${err instanceof Error ? err.message : String(err)}`);
     }
-    // its answer, errors included, is already in Anthropic's shape
-    return answer(res.status, await res.text(), info.requestId);
+    // an Anthropic backend's answer, errors included, is already in Anthropic's shape
+    if (backend.config.provider !== "gemini") return answer(res.status, text, info.requestId);
+    if (res.status < 200 || res.status >= 300) return answer(res.status, anthropicToGemini.decodeError(res.status, text, backend.name), info.requestId);
+    try {
+      return answer(200, geminiCountAnswer(text), info.requestId);
+    } catch (err) {
+      throw new GatewayError("upstream_error", `Backend ${backend.name} answered the count unreadably: ${err instanceof Error ? err.message : String(err)}`);
+    }
   } catch (err) {
     const ge = err instanceof GatewayError ? err : new GatewayError("internal_error", undefined, { cause: err });
     if (ge.code === "internal_error") services.log.error("internal error", { request_id: info.requestId, error: String(err) });

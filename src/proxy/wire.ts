@@ -7,7 +7,7 @@
 import type { Provider } from "../config/types.ts";
 import { anthropicToOpenAi } from "../providers/anthropic-to-openai.ts";
 import { azureOperation, azureUrl } from "../providers/azure.ts";
-import { chain } from "../providers/chain.ts";
+import { anthropicToGemini } from "../providers/anthropic-to-gemini.ts";
 import { openAiToAnthropic } from "../providers/openai-to-anthropic.ts";
 import { openAiToGemini } from "../providers/openai-to-gemini.ts";
 import type { Translation } from "../providers/types.ts";
@@ -21,7 +21,7 @@ const TO_ANTHROPIC: Wire = { kind: "translate", translation: openAiToAnthropic }
 const TO_GEMINI: Wire = { kind: "translate", translation: openAiToGemini };
 const FROM_ANTHROPIC: Wire = { kind: "translate", translation: anthropicToOpenAi };
 /** Anthropic's Messages to Gemini through OpenAI's chat completions (providers/chain.ts). */
-const ANTHROPIC_TO_GEMINI: Wire = { kind: "translate", translation: chain(anthropicToOpenAi, openAiToGemini, "Gemini") };
+const ANTHROPIC_TO_GEMINI: Wire = { kind: "translate", translation: anthropicToGemini };
 
 function unsuitable(provider: Provider, endpoint: Endpoint, serves: string): Wire {
   return { kind: "unsuitable", why: `a provider ${provider} backend cannot serve ${endpoint.path} (it serves ${serves})` };

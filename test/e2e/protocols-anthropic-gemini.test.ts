@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
-import { mockCompletionText } from "../../src/mock/text.ts";
+import { countPromptTokens, mockCompletionText } from "../../src/mock/text.ts";
 import { ANTHROPIC_WEATHER_TOOL as WEATHER_TOOL, expectStreamedWeatherToolUse, expectWeatherToolUse, failure } from "../helpers/client-fixtures.ts";
 import { startGeminiProxy } from "../helpers/gemini-proxy.ts";
 import type { ProxyProcess } from "../helpers/proxy.ts";
@@ -239,6 +239,59 @@ describe("errors", () => {
     const body = (err as AnthropicApiError).error as { error: { type: string; message: string } };
     expect(body.error.type).toBe("invalid_request_error");
     expect(body.error.message).toContain("as translated for a Gemini backend");
+    expect(mock.backend.stats.requests).toBe(before);
+  });
+});
+
+describe("POST /v1/messages/count_tokens: Gemini's own count", () => {
+  const request = { model: "claude-on-gemini", system: SYSTEM, messages: HELLO, tools: [WEATHER_TOOL] };
+
+  test("the request goes to countTokens translated as for generateContent (system prompt and tools included), and its totalTokens comes back as input_tokens", async () => {
+    const seen = mock.backend.nextEnd();
+    const counted = await client.messages.countTokens(request);
+    const end = await seen;
+    expect(end.path).toBe("/v1beta/models/gemini-2.5-flash:countTokens");
+    expect(end.headers.get("x-goog-api-key")).toBe(GOOGLE_KEY);
+    const sent = JSON.parse(end.body) as { generateContentRequest: Json };
+    expect(Object.keys(sent)).toEqual(["generateContentRequest"]);
+    const inner = sent.generateContentRequest;
+    expect(inner.model).toBe("models/gemini-2.5-flash");
+    expect(inner.contents).toEqual([{ role: "user", parts: [{ text: "Hello there" }] }]);
+    expect(inner.systemInstruction).toEqual({ parts: [{ text: SYSTEM }] });
+    expect((inner.tools as { functionDeclarations: Json[] }[])[0]!.functionDeclarations[0]).toMatchObject({ name: "get_weather" });
+    expect(inner.generationConfig).toBeUndefined();
+    expect(counted).toEqual({ input_tokens: countPromptTokens("gemini", inner) });
+    // the system prompt and the tools count: more than the message alone
+    const bare = await client.messages.countTokens({ model: "claude-on-gemini", messages: HELLO });
+    expect(counted.input_tokens).toBeGreaterThan(bare.input_tokens);
+  });
+
+  test("counting is not inference: no usage record, no access-log line", async () => {
+    const { response } = await client.messages.countTokens(request).withResponse();
+    const id = response.headers.get("x-request-id")!;
+    expect(id).toBeTruthy();
+    // a later request's line arrives; the count's never does
+    const after = await client.messages.create({ model: "claude-on-gemini", max_tokens: 10, messages: HELLO }).withResponse();
+    await proxy.accessLine(after.response.headers.get("x-request-id")!);
+    expect(proxy.logs.some((l) => l.msg === "request" && l.request_id === id)).toBe(false);
+  });
+
+  test("Gemini's refusal comes back in Anthropic's shape (429: RateLimitError, rate_limit_error)", async () => {
+    const err = await failure(client.messages.countTokens({ ...request, model: "gemini-errors" }, { headers: { "x-mock-status": "429", "x-mock-retry-after": "0" } }));
+    expect(err).toBeInstanceOf(Anthropic.RateLimitError);
+    const body = (err as AnthropicApiError).error as { type: string; error: { type: string; message: string } };
+    expect(body.type).toBe("error");
+    expect(body.error.type).toBe("rate_limit_error");
+    expect(body.error.message).toContain("mock error");
+  });
+
+  test("a request Gemini cannot count once translated is a 400 invalid_request_error, and never reaches the backend", async () => {
+    const before = mock.backend.stats.requests;
+    const err = await failure(client.messages.countTokens({ model: "claude-on-gemini", messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_nobody_made", content: "orphan" }] }] }));
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    const body = (err as AnthropicApiError).error as { error: { type: string; message: string } };
+    expect(body.error.type).toBe("invalid_request_error");
+    expect(body.error.message).toContain("cannot count this request");
     expect(mock.backend.stats.requests).toBe(before);
   });
 });

@@ -1,0 +1,44 @@
+// Anthropic's Messages API in front of Gemini: the Anthropic door's translation to chat
+// completions, then chat completions to generateContent (chain.ts), and Gemini's token
+// counter for /v1/messages/count_tokens.
+
+import { anthropicToOpenAi } from "./anthropic-to-openai.ts";
+import { chain } from "./chain.ts";
+import { geminiResource } from "./gemini-request.ts";
+import { isObject } from "./gemini-response.ts";
+import { openAiToGemini } from "./openai-to-gemini.ts";
+import { TranslationError, type EncodeContext, type EncodedRequest, type Translation } from "./types.ts";
+
+export const anthropicToGemini: Translation = chain(anthropicToOpenAi, openAiToGemini, "Gemini");
+
+/** The parts of a generateContent request that count: what countTokens takes inside generateContentRequest. */
+const COUNTED = ["contents", "systemInstruction", "tools", "toolConfig"] as const;
+
+/**
+ * A count_tokens request (a Messages request without max_tokens) as Gemini's countTokens:
+ * POST /v1beta/models/{model}:countTokens {"generateContentRequest": {model, contents, ...}},
+ * so that the system prompt and the tools are counted too, as Anthropic counts them.
+ */
+export function geminiCountRequest(body: Record<string, unknown>, ctx: EncodeContext): EncodedRequest {
+  // max_tokens means nothing to a count (count_tokens requests carry none)
+  const rest = { ...body };
+  delete rest.max_tokens;
+  const generate = anthropicToGemini.encodeRequest(rest, { ...ctx, stream: false }).body;
+  const m = ctx.upstreamModel;
+  const request: Record<string, unknown> = { model: m.startsWith("models/") || m.startsWith("tunedModels/") ? m : `models/${m}` };
+  for (const k of COUNTED) if (generate[k] !== undefined) request[k] = generate[k];
+  return { path: `/v1beta/${geminiResource(m)}:countTokens`, body: { generateContentRequest: request } };
+}
+
+/** countTokens' answer ({"totalTokens": N}) as count_tokens' ({"input_tokens": N}). */
+export function geminiCountAnswer(text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new TranslationError("the Gemini backend's count is not JSON");
+  }
+  const n = isObject(parsed) ? parsed.totalTokens : undefined;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0) throw new TranslationError("the Gemini backend's count has no totalTokens");
+  return JSON.stringify({ input_tokens: n });
+}
