@@ -14,7 +14,7 @@ import { countPromptTokens, mockCompletionText } from "../../src/mock/text.ts";
 import { startProxy, type ProxyProcess } from "../helpers/proxy.ts";
 import { sseAnswer, startRecordingBackend, type RecordedRequest, type RecordingBackend } from "../helpers/recording-backend.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
-import { ANTHROPIC_WEATHER_TOOL as WEATHER_TOOL, expectStreamedWeatherToolUse, expectWeatherToolUse, failure } from "../helpers/client-fixtures.ts";
+import { ANTHROPIC_WEATHER_TOOL as WEATHER_TOOL, expectCountNotLogged, expectStreamedWeatherToolUse, expectWeatherToolUse, failure } from "../helpers/client-fixtures.ts";
 import { adminCreateKey, type CreatedKey } from "../helpers/admin.ts";
 
 type AnthropicApiError = InstanceType<typeof Anthropic.APIError>;
@@ -491,13 +491,7 @@ describe("POST /v1/messages/count_tokens", () => {
   });
 
   test("no usage record and no access-log line: counting is not inference", async () => {
-    const { response } = await client.messages.countTokens(request).withResponse();
-    const id = response.headers.get("x-request-id")!;
-    expect(id).toBeTruthy();
-    // a later request's line arrives; the count's never does
-    const after = await client.messages.create({ model: "qwen", max_tokens: 50, messages: HAIKU }).withResponse();
-    await proxy.accessLine(after.response.headers.get("x-request-id")!);
-    expect(proxy.logs.some((l) => l.msg === "request" && l.request_id === id)).toBe(false);
+    await expectCountNotLogged(proxy, client, request, "qwen");
   });
 
   test("errors in Anthropic's shape: no key 401, unknown model 404, no messages 400", async () => {

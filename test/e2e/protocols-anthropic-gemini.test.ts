@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { startMockServer, type MockServer } from "../../src/mock/server.ts";
 import { countPromptTokens, mockCompletionText } from "../../src/mock/text.ts";
-import { ANTHROPIC_WEATHER_TOOL as WEATHER_TOOL, expectStreamedWeatherToolUse, expectWeatherToolUse, failure } from "../helpers/client-fixtures.ts";
+import { ANTHROPIC_WEATHER_TOOL as WEATHER_TOOL, expectCountNotLogged, expectStreamedWeatherToolUse, expectWeatherToolUse, failure } from "../helpers/client-fixtures.ts";
 import { startGeminiProxy } from "../helpers/gemini-proxy.ts";
 import type { ProxyProcess } from "../helpers/proxy.ts";
 
@@ -267,13 +267,7 @@ describe("POST /v1/messages/count_tokens: Gemini's own count", () => {
   });
 
   test("counting is not inference: no usage record, no access-log line", async () => {
-    const { response } = await client.messages.countTokens(request).withResponse();
-    const id = response.headers.get("x-request-id")!;
-    expect(id).toBeTruthy();
-    // a later request's line arrives; the count's never does
-    const after = await client.messages.create({ model: "claude-on-gemini", max_tokens: 10, messages: HELLO }).withResponse();
-    await proxy.accessLine(after.response.headers.get("x-request-id")!);
-    expect(proxy.logs.some((l) => l.msg === "request" && l.request_id === id)).toBe(false);
+    await expectCountNotLogged(proxy, client, request, "claude-on-gemini");
   });
 
   test("Gemini's refusal comes back in Anthropic's shape (429: RateLimitError, rate_limit_error)", async () => {

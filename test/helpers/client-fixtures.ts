@@ -7,6 +7,7 @@ import { expect } from "bun:test";
 import type Anthropic from "@anthropic-ai/sdk";
 import type { MessageStream } from "@anthropic-ai/sdk/lib/MessageStream";
 import { mockCompletionText } from "../../src/mock/text.ts";
+import type { ProxyProcess } from "./proxy.ts";
 
 /** An OpenAI-style function tool the mocks and translations answer with tool calls. */
 export const WEATHER_TOOL = {
@@ -65,4 +66,17 @@ export async function expectStreamedWeatherToolUse(stream: MessageStream, tokens
   expect(fragments.join("")).toBe(JSON.stringify({ location: mockCompletionText(tokens) }));
   expect(final.usage.output_tokens).toBe(tokens);
   return final;
+}
+
+/**
+ * A count_tokens call is not inference: it leaves no access-log line (nor usage record).
+ * Awaited, not slept on: a later inference request's line arrives; the count's never does.
+ */
+export async function expectCountNotLogged(proxy: ProxyProcess, client: Anthropic, params: Anthropic.MessageCountTokensParams, model: string): Promise<void> {
+  const { response } = await client.messages.countTokens(params).withResponse();
+  const id = response.headers.get("x-request-id")!;
+  expect(id).toBeTruthy();
+  const after = await client.messages.create({ model, max_tokens: 10, messages: [{ role: "user", content: "after the count" }] }).withResponse();
+  await proxy.accessLine(after.response.headers.get("x-request-id")!);
+  expect(proxy.logs.some((l) => l.msg === "request" && l.request_id === id)).toBe(false);
 }
