@@ -9,7 +9,27 @@ import { isObject } from "./gemini-response.ts";
 import { openAiToGemini } from "./openai-to-gemini.ts";
 import { TranslationError, type EncodeContext, type EncodedRequest, type Translation } from "./types.ts";
 
-export const anthropicToGemini: Translation = chain(anthropicToOpenAi, openAiToGemini, "Gemini");
+const chained = chain(anthropicToOpenAi, openAiToGemini, "Gemini");
+
+/**
+ * Extended thinking's budget, which chat completions cannot carry (the Anthropic door
+ * drops `thinking` for OpenAI-compatible servers), is Gemini's own thinkingBudget: put
+ * back after the two halves. Only "enabled": leaving it out keeps the model's default,
+ * and a budget of 0 would be refused by the models that always think.
+ */
+function withThinkingBudget(body: Record<string, unknown>, encoded: EncodedRequest): EncodedRequest {
+  const thinking = body.thinking;
+  if (!isObject(thinking) || thinking.type !== "enabled") return encoded;
+  const budget = thinking.budget_tokens;
+  if (typeof budget !== "number" || !Number.isInteger(budget) || budget < 0) throw new TranslationError("thinking.budget_tokens must be a non-negative integer", "thinking.budget_tokens");
+  const config = isObject(encoded.body.generationConfig) ? encoded.body.generationConfig : {};
+  return { ...encoded, body: { ...encoded.body, generationConfig: { ...config, thinkingConfig: { thinkingBudget: budget } } } };
+}
+
+export const anthropicToGemini: Translation = {
+  ...chained,
+  encodeRequest: (body, ctx) => withThinkingBudget(body, chained.encodeRequest(body, ctx)),
+};
 
 /** The parts of a generateContent request that count: what countTokens takes inside generateContentRequest. */
 const COUNTED = ["contents", "systemInstruction", "tools", "toolConfig"] as const;

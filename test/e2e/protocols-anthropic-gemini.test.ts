@@ -76,7 +76,7 @@ describe("whole answers", () => {
     expect(line).toMatchObject({ prompt_tokens: end.promptTokens + 4, cached_tokens: 4, completion_tokens: TOKENS + 3, usage_source: "backend" });
   });
 
-  test("the sampling parameters reach generationConfig (temperature, top_p, top_k, stop_sequences); metadata and thinking, which chat completions cannot carry, do not break the request", async () => {
+  test("the sampling parameters reach generationConfig (temperature, top_p, top_k, stop_sequences), extended thinking's budget as thinkingBudget; metadata does not break the request", async () => {
     const seen = mock.backend.nextEnd();
     // this SDK's types no longer list the sampling parameters; the Messages API takes them
     const params = {
@@ -93,7 +93,11 @@ describe("whole answers", () => {
     const msg = await client.messages.create(params);
     expect(msg.stop_reason).toBe("end_turn");
     const sent = JSON.parse((await seen).body) as { generationConfig: Json };
-    expect(sent.generationConfig).toEqual({ temperature: 0.5, topP: 0.9, topK: 20, maxOutputTokens: 64, stopSequences: ["###"] });
+    expect(sent.generationConfig).toEqual({ temperature: 0.5, topP: 0.9, topK: 20, maxOutputTokens: 64, stopSequences: ["###"], thinkingConfig: { thinkingBudget: 1024 } });
+    // without thinking the model keeps its own default
+    const plain = mock.backend.nextEnd();
+    await client.messages.create({ model: "claude-on-gemini", max_tokens: 64, messages: HELLO });
+    expect((JSON.parse((await plain).body) as { generationConfig: Json }).generationConfig).toEqual({ maxOutputTokens: 64 });
   });
 
   test("max_tokens below the answer's length: stop_reason max_tokens, whole and streamed", async () => {
