@@ -12,10 +12,12 @@ import { TranslationError, type EncodeContext, type EncodedRequest, type Transla
 const chained = chain(anthropicToOpenAi, openAiToGemini, "Gemini");
 
 /**
- * Extended thinking's budget, which chat completions cannot carry (the Anthropic door
- * drops `thinking` for OpenAI-compatible servers), is Gemini's own thinkingBudget: put
- * back after the two halves. Only "enabled": leaving it out keeps the model's default,
- * and a budget of 0 would be refused by the models that always think.
+ * Extended thinking, which chat completions cannot carry (the Anthropic door drops
+ * `thinking` for OpenAI-compatible servers), is put back after the two halves as Gemini's
+ * own: budget_tokens as thinkingBudget, and includeThoughts, so that the thought
+ * summaries come back (as reasoning_content from the Gemini half, thinking blocks from
+ * the Anthropic one), as Claude shows its thinking. Only "enabled": leaving it out keeps
+ * the model's default, and a budget of 0 would be refused by the models that always think.
  */
 function withThinkingBudget(body: Record<string, unknown>, encoded: EncodedRequest): EncodedRequest {
   const thinking = body.thinking;
@@ -23,7 +25,7 @@ function withThinkingBudget(body: Record<string, unknown>, encoded: EncodedReque
   const budget = thinking.budget_tokens;
   if (typeof budget !== "number" || !Number.isInteger(budget) || budget < 0) throw new TranslationError("thinking.budget_tokens must be a non-negative integer", "thinking.budget_tokens");
   const config = isObject(encoded.body.generationConfig) ? encoded.body.generationConfig : {};
-  return { ...encoded, body: { ...encoded.body, generationConfig: { ...config, thinkingConfig: { thinkingBudget: budget } } } };
+  return { ...encoded, body: { ...encoded.body, generationConfig: { ...config, thinkingConfig: { thinkingBudget: budget, includeThoughts: true } } } };
 }
 
 export const anthropicToGemini: Translation = {

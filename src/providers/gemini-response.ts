@@ -85,22 +85,26 @@ export function openAiUsage(u: GeminiUsage): Json {
 /** What a candidate's parts hold for an OpenAI client. */
 export interface CandidateParts {
   text: string;
+  /** The thought summaries (parts with thought: true), as OpenAI-compatible servers send reasoning: reasoning_content. */
+  reasoning: string;
   calls: { id: string; name: string; arguments: string }[];
 }
 
 /**
- * The answer text and function calls among a candidate's parts. Thought parts (thought:
- * true, sent only when a request asks includeThoughts) are the model's reasoning, not its
- * answer, and are left out; so are parts an OpenAI message cannot hold (inline images,
- * executable code). `firstCall` numbers the calls across the events of a stream.
+ * The answer text, reasoning and function calls among a candidate's parts. Thought parts
+ * (thought: true, sent only when a request asks includeThoughts, which the Anthropic door
+ * does for extended thinking) are the model's reasoning, not its answer: they go apart,
+ * as reasoning_content. Parts an OpenAI message cannot hold (inline images, executable
+ * code) are left out. `firstCall` numbers the calls across the events of a stream.
  */
 export function candidateParts(content: unknown, ids: { responseId: string; choice: number; firstCall: number }): CandidateParts {
-  const out: CandidateParts = { text: "", calls: [] };
+  const out: CandidateParts = { text: "", reasoning: "", calls: [] };
   if (!isObject(content) || !Array.isArray(content.parts)) return out;
   for (const p of content.parts) {
     if (!isObject(p)) continue;
     if (typeof p.text === "string") {
-      if (p.thought !== true) out.text += p.text;
+      if (p.thought === true) out.reasoning += p.text;
+      else out.text += p.text;
     } else if (isObject(p.functionCall) && typeof p.functionCall.name === "string") {
       const args = isObject(p.functionCall.args) ? JSON.stringify(p.functionCall.args) : "{}";
       const signature = typeof p.thoughtSignature === "string" ? p.thoughtSignature : null;

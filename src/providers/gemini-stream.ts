@@ -126,6 +126,7 @@ export class GeminiStreamTranslator implements StreamTranslator {
       const state = this.choice(index, writer);
       if (state.finished) continue;
       const parts = candidateParts(c.content, { responseId: this.responseId, choice: index, firstCall: state.calls });
+      if (parts.reasoning !== "") this.out += writer.reasoning(index, parts.reasoning);
       if (parts.text !== "") {
         this.out += writer.content(index, parts.text);
         this.keep(parts.text);

@@ -37,6 +37,11 @@ export class OpenAiChunkWriter {
     return this.delta(choice, `{"content":${JSON.stringify(text)}}`);
   }
 
+  /** Reasoning, as DeepSeek, vLLM and SGLang stream it. */
+  reasoning(choice: number, text: string): string {
+    return this.delta(choice, `{"reasoning_content":${JSON.stringify(text)}}`);
+  }
+
   /** A tool call's first delta: id, name and the arguments so far ("" when they follow in toolArguments). */
   toolCall(choice: number, index: number, id: string, name: string, args: string): string {
     return this.delta(

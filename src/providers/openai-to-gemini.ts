@@ -39,6 +39,7 @@ function decodeResponse(text: string, ctx: EncodeContext): DecodedResponse {
     const parts = candidateParts(c.content, { responseId, choice: index, firstCall: 0 });
     const hasCalls = parts.calls.length > 0;
     const message: Json = { role: "assistant", content: parts.text === "" && hasCalls ? null : parts.text };
+    if (parts.reasoning !== "") message.reasoning_content = parts.reasoning;
     if (hasCalls) {
       message.tool_calls = parts.calls.map((call) => ({ id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } }));
     }

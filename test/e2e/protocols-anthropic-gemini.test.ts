@@ -93,11 +93,31 @@ describe("whole answers", () => {
     const msg = await client.messages.create(params);
     expect(msg.stop_reason).toBe("end_turn");
     const sent = JSON.parse((await seen).body) as { generationConfig: Json };
-    expect(sent.generationConfig).toEqual({ temperature: 0.5, topP: 0.9, topK: 20, maxOutputTokens: 64, stopSequences: ["###"], thinkingConfig: { thinkingBudget: 1024 } });
+    expect(sent.generationConfig).toEqual({ temperature: 0.5, topP: 0.9, topK: 20, maxOutputTokens: 64, stopSequences: ["###"], thinkingConfig: { thinkingBudget: 1024, includeThoughts: true } });
     // without thinking the model keeps its own default
     const plain = mock.backend.nextEnd();
     await client.messages.create({ model: "claude-on-gemini", max_tokens: 64, messages: HELLO });
     expect((JSON.parse((await plain).body) as { generationConfig: Json }).generationConfig).toEqual({ maxOutputTokens: 64 });
+  });
+
+  test("extended thinking: Gemini's thought summary comes back as a thinking block before the text, whole and streamed; thoughts count as output", async () => {
+    const thinking = { type: "enabled", budget_tokens: 512 } as const;
+    const headers = { "x-mock-thinking": "3" };
+    const msg = await client.messages.create({ model: "claude-on-gemini", max_tokens: 100, thinking, messages: HELLO }, { headers });
+    expect(msg.content as unknown).toEqual([
+      { type: "thinking", thinking: mockCompletionText(3), signature: "" },
+      { type: "text", text: mockCompletionText(TOKENS) },
+    ]);
+    expect(msg.usage.output_tokens).toBe(TOKENS + 3);
+
+    const stream = client.messages.stream({ model: "claude-on-gemini", max_tokens: 100, thinking, messages: HELLO }, { headers });
+    const thoughts: string[] = [];
+    stream.on("thinking", (delta) => thoughts.push(delta));
+    const final = await stream.finalMessage();
+    expect(thoughts.join("")).toBe(mockCompletionText(3));
+    expect(final.content.map((b) => b.type)).toEqual(["thinking", "text"]);
+    expect(final.content[1]).toMatchObject({ type: "text", text: mockCompletionText(TOKENS) });
+    expect(final.usage.output_tokens).toBe(TOKENS + 3);
   });
 
   test("max_tokens below the answer's length: stop_reason max_tokens, whole and streamed", async () => {

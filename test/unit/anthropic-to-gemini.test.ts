@@ -11,9 +11,9 @@ const ctx = (upstreamModel = "gemini-2.5-flash"): EncodeContext => ({ upstreamMo
 const hello = { model: "claude", max_tokens: 50, messages: [{ role: "user", content: "hi" }] };
 
 describe("extended thinking", () => {
-  test("enabled: budget_tokens becomes generationConfig.thinkingConfig.thinkingBudget, beside the other settings", () => {
+  test("enabled: budget_tokens becomes generationConfig.thinkingConfig.thinkingBudget, with the thoughts asked back, beside the other settings", () => {
     const r = anthropicToGemini.encodeRequest({ ...hello, thinking: { type: "enabled", budget_tokens: 2048 } }, ctx());
-    expect(r.body.generationConfig).toEqual({ maxOutputTokens: 50, thinkingConfig: { thinkingBudget: 2048 } });
+    expect(r.body.generationConfig).toEqual({ maxOutputTokens: 50, thinkingConfig: { thinkingBudget: 2048, includeThoughts: true } });
   });
 
   test("absent or disabled: no thinkingConfig, the model keeps its default", () => {

@@ -439,6 +439,19 @@ describe("whole answers", () => {
     expect(d.text).toBe("A proxy forwards requests on behalf of clients.");
   });
 
+  test("thought parts (asked with includeThoughts) are the message's reasoning_content, not its content", () => {
+    const answer = {
+      responseId: "r1",
+      candidates: [{ index: 0, finishReason: "STOP", content: { role: "model", parts: [{ text: "Let me add.", thought: true }, { text: "5" }] } }],
+      usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 1, thoughtsTokenCount: 4 },
+    };
+    const d = openAiToGemini.decodeResponse(JSON.stringify(answer), ctx());
+    const msg = (JSON.parse(d.body) as { choices: { message: Json }[] }).choices[0]!.message;
+    expect(msg).toEqual({ role: "assistant", content: "5", reasoning_content: "Let me add.", refusal: null });
+    expect(d.text).toBe("5");
+    expect(d.usage!.completionTokens).toBe(5);
+  });
+
   test("function calls: tool_calls with JSON arguments, content null, finish_reason tool_calls", () => {
     const d = openAiToGemini.decodeResponse(fixture("generate-function-calls.json"), ctx());
     const body = JSON.parse(d.body) as { choices: { message: { content: unknown; tool_calls: { id: string; type: string; function: Json }[] }; finish_reason: string }[] };
@@ -533,13 +546,16 @@ describe("streams", () => {
     expect(dataEvents(decoder.decode(t.push(bytes.subarray(firstEnd - 1, firstEnd))))).toEqual([chunk(`{"role":"assistant","content":""}`), chunk(`{"content":"Hello"}`)]);
   });
 
-  test("thought parts are not part of the answer; their tokens count as completion tokens", () => {
+  test("thought parts are not part of the answer but reasoning_content deltas, first; their tokens count as completion tokens", () => {
     const { text, t } = runStream(Buffer.from(fixture("stream-thinking.sse")), [], streamCtx);
-    const contents = dataEvents(text)
+    const deltas = dataEvents(text)
       .filter((d) => d !== "[DONE]")
-      .map((d) => (JSON.parse(d) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? "");
-    expect(contents.join("")).toBe("2 + 3 + 5 + 7 + 11 = **28**");
+      .map((d) => (JSON.parse(d) as { choices: { delta: { content?: string; reasoning_content?: string } }[] }).choices[0]?.delta ?? {});
+    expect(deltas.map((d) => d.content ?? "").join("")).toBe("2 + 3 + 5 + 7 + 11 = **28**");
+    expect(deltas.map((d) => d.reasoning_content ?? "").join("")).toBe("**Adding the primes**\n\nI list the first five primes and add them.\n");
+    expect(deltas.findIndex((d) => d.reasoning_content !== undefined)).toBeLessThan(deltas.findIndex((d) => (d.content ?? "") !== ""));
     expect(t.usage).toEqual({ promptTokens: 16, completionTokens: 88, cachedTokens: 0, cacheWriteTokens: 0 });
+    expect(t.keptText()).toBe("2 + 3 + 5 + 7 + 11 = **28**");
   });
 
   test("a function call is one tool_calls delta with the whole arguments, and the choice finishes with tool_calls", () => {
