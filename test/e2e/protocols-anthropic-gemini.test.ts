@@ -212,6 +212,51 @@ describe("tools", () => {
   });
 });
 
+describe("a Claude-Code-shaped request", () => {
+  test("system blocks with cache_control, a tool schema with $schema and additionalProperties, a failed tool's result: all reach Gemini in its own terms", async () => {
+    const bash = {
+      name: "Bash",
+      description: "Run a shell command",
+      input_schema: {
+        $schema: "http://json-schema.org/draft-07/schema#",
+        type: "object" as const,
+        properties: { command: { type: "string", description: "the command" }, timeout: { type: "number" } },
+        required: ["command"],
+        additionalProperties: false,
+      },
+    };
+    const seen = mock.backend.nextEnd();
+    const msg = await client.messages.create({
+      model: "claude-on-gemini",
+      max_tokens: 200,
+      system: [
+        { type: "text", text: "You are a coding agent." },
+        { type: "text", text: "Be careful.", cache_control: { type: "ephemeral" } },
+      ],
+      tools: [bash],
+      tool_choice: { type: "none" },
+      messages: [
+        { role: "user", content: "list the files" },
+        { role: "assistant", content: [{ type: "text", text: "Listing." }, { type: "tool_use", id: "toolu_01", name: "Bash", input: { command: "ls" } }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_01", is_error: true, content: [{ type: "text", text: "permission denied" }] }] },
+      ],
+    });
+    expect(msg.stop_reason).toBe("end_turn");
+    const sent = JSON.parse((await seen).body) as { systemInstruction: { parts: Json[] }; tools: { functionDeclarations: Json[] }[]; contents: { role: string; parts: Json[] }[] };
+    expect(sent.systemInstruction.parts.map((p) => p.text).join("\n")).toContain("You are a coding agent.");
+    expect(JSON.stringify(sent.systemInstruction)).toContain("Be careful.");
+    const decl = sent.tools[0]!.functionDeclarations[0]!;
+    expect(decl.name).toBe("Bash");
+    expect(JSON.stringify(decl.parameters)).not.toContain("$schema");
+    expect(JSON.stringify(decl.parameters)).not.toContain("additionalProperties");
+    expect(decl.parameters).toMatchObject({ type: "OBJECT", required: ["command"] });
+    expect(sent.contents.map((c) => c.role)).toEqual(["user", "model", "user"]);
+    expect(sent.contents[1]!.parts.some((p) => JSON.stringify(p.functionCall) === JSON.stringify({ name: "Bash", args: { command: "ls" } }))).toBe(true);
+    expect(JSON.stringify(sent.contents[2]!.parts)).toContain("permission denied");
+    expect(sent.contents[2]!.parts[0]!.functionResponse).toMatchObject({ name: "Bash" });
+  });
+});
+
 describe("errors", () => {
   const cases = [
     { status: 400, cls: Anthropic.BadRequestError, type: "invalid_request_error" },
