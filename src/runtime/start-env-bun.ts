@@ -32,15 +32,22 @@ export function startEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   return missing;
 }
 
+/**
+ * The argv that starts this same command again. In a `bun build --compile` executable
+ * argv[1] is the embedded entry (/$bunfs/...), and execArgv holds the flags built into it
+ * (--compile-exec-argv): the executable adds both again by itself, so passing them would
+ * make them arguments of the command. Under `bun`, runtime flags (--smol, --cpu-prof,
+ * ...) are in execArgv, not argv: they are kept.
+ */
+export function reexecArgv(execPath: string, argv: readonly string[], execArgv: readonly string[]): string[] {
+  const compiled = argv[1]?.startsWith("/$bunfs/") ?? false;
+  return compiled ? [execPath, ...argv.slice(2)] : [execPath, ...execArgv, ...argv.slice(1)];
+}
+
 export function ensureStartEnv(): void {
   const missing = startEnv(process.env);
   if (Object.keys(missing).length === 0) return;
   const execve = (process as { execve?: (file: string, args: string[], env: Record<string, string | undefined>) => never }).execve;
   if (!execve) return;
-  // In a `bun build --compile` executable argv[1] is the embedded entry (/$bunfs/...),
-  // which the executable adds again by itself.
-  const compiled = process.argv[1]?.startsWith("/$bunfs/") ?? false;
-  const args = compiled ? process.argv.slice(2) : process.argv.slice(1);
-  // runtime flags (bun --smol, --cpu-prof, ...) are in execArgv, not argv: keep them
-  execve(process.execPath, [process.execPath, ...process.execArgv, ...args], { ...process.env, ...missing });
+  execve(process.execPath, reexecArgv(process.execPath, process.argv, process.execArgv), { ...process.env, ...missing });
 }

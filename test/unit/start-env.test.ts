@@ -4,7 +4,7 @@
 // test/e2e/cli-serve.test.ts.
 
 import { describe, expect, test } from "bun:test";
-import { FETCH_CAP, START_HEAP_BYTES, startEnv } from "../../src/runtime/start-env-bun.ts";
+import { FETCH_CAP, reexecArgv, START_HEAP_BYTES, startEnv } from "../../src/runtime/start-env-bun.ts";
 
 describe("startEnv", () => {
   test("an environment without them gets both", () => {
@@ -24,5 +24,15 @@ describe("startEnv", () => {
   test("the defaults are what the comments say", () => {
     expect(FETCH_CAP).toBe("65535");
     expect(START_HEAP_BYTES).toBe(String(4 * 1024 * 1024));
+  });
+});
+
+describe("reexecArgv", () => {
+  test("under bun: the runtime's flags, the script and its arguments", () => {
+    expect(reexecArgv("/usr/bin/bun", ["/usr/bin/bun", "/app/cmd/llmproxy.ts", "serve", "-c", "x.yaml"], ["--smol"])).toEqual(["/usr/bin/bun", "--smol", "/app/cmd/llmproxy.ts", "serve", "-c", "x.yaml"]);
+  });
+
+  test("a compiled executable: only the command's arguments (it adds its embedded entry and built-in flags itself)", () => {
+    expect(reexecArgv("/opt/llmproxy", ["/opt/llmproxy", "/$bunfs/root/llmproxy", "serve", "--demo"], ["--smol"])).toEqual(["/opt/llmproxy", "serve", "--demo"]);
   });
 });
