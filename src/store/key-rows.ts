@@ -81,6 +81,28 @@ export function keyValues(r: KeyRecord): SqlValue[] {
   ];
 }
 
+/**
+ * Most keys share their lists, limits and quotas (none, or the same few): the values read
+ * from the same text are one frozen object, not one per key. With 10 000 keys in memory
+ * (the key index holds every key) that was ~250 of the ~860 bytes a key cost. Bounded:
+ * past SHARED_MAX distinct values, or for a long text, each key gets its own.
+ */
+const SHARED_MAX = 1000;
+const SHARED_TEXT_MAX = 200;
+const shared = new Map<string, unknown>();
+
+function sharedValue<T>(text: string, make: () => T): T {
+  if (text.length > SHARED_TEXT_MAX) return make();
+  let v = shared.get(text) as T | undefined;
+  if (v === undefined) {
+    v = Object.freeze(make());
+    if (shared.size < SHARED_MAX) shared.set(text, v);
+  }
+  return v;
+}
+
+const parsed = <T>(json: string): T => sharedValue(json, () => JSON.parse(json) as T);
+
 export function rowToRecord(row: KeyRow): KeyRecord {
   return {
     id: row.id,
@@ -90,16 +112,16 @@ export function rowToRecord(row: KeyRow): KeyRecord {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
-    models: JSON.parse(row.models) as string[],
-    ips: JSON.parse(row.ips) as string[],
-    limits: { rpm: row.rpm, tpm: row.tpm, concurrency: row.concurrency },
-    quota: { total: row.quota_total, daily: row.quota_daily, monthly: row.quota_monthly },
+    models: parsed<string[]>(row.models),
+    ips: parsed<string[]>(row.ips),
+    limits: sharedValue(`limits ${row.rpm} ${row.tpm} ${row.concurrency}`, () => ({ rpm: row.rpm, tpm: row.tpm, concurrency: row.concurrency })),
+    quota: sharedValue(`quota ${row.quota_total} ${row.quota_daily} ${row.quota_monthly}`, () => ({ total: row.quota_total, daily: row.quota_daily, monthly: row.quota_monthly })),
     tokensUsed: row.tokens_total ?? 0,
     tokensUsedToday: row.tokens_day ?? 0,
     tokensUsedThisMonth: row.tokens_month ?? 0,
     usageDay: row.day ?? "",
     usageMonth: row.month ?? "",
-    metadata: JSON.parse(row.metadata) as Record<string, string>,
+    metadata: parsed<Record<string, string>>(row.metadata),
     previousHash: row.previous_hash,
     previousExpiresAt: row.previous_expires_at,
     updatedAt: row.updated_at,

@@ -241,3 +241,35 @@ describe("KeyStore token counters", () => {
     expect(store.keys.get(record.id)?.updatedAt).toBe(T0);
   });
 });
+
+describe("keys read back share their common values", () => {
+  test("equal lists, limits, quotas and metadata are one frozen object across keys; a changed key gets its own", () => {
+    const a = store.keys.create({ name: "a", models: ["llama-*"], limits: { rpm: 60 } });
+    const b = store.keys.create({ name: "b", models: ["llama-*"], limits: { rpm: 60 } });
+    const [ra, rb] = [a.record.id, b.record.id].map((id) => store.keys.list().find((k) => k.id === id)!);
+    for (const f of ["models", "ips", "limits", "quota", "metadata"] as const) {
+      expect(ra![f]).toBe(rb![f] as never);
+      expect(Object.isFrozen(ra![f])).toBe(true);
+    }
+    expect(ra!.models).toEqual(["llama-*"]);
+    expect(ra!.limits).toEqual({ rpm: 60, tpm: null, concurrency: null });
+    // nobody can change a shared value in place, for one key or all
+    expect(() => (ra!.models as string[]).push("gpt-*")).toThrow(TypeError);
+
+    const changed = store.keys.update(b.record.id, { models: ["gpt-*"], limits: { rpm: 5 } });
+    const again = store.keys.list().find((k) => k.id === a.record.id)!;
+    expect(changed.models).toEqual(["gpt-*"]);
+    expect(changed.limits.rpm).toBe(5);
+    expect(again.models).toEqual(["llama-*"]);
+    expect(again.limits.rpm).toBe(60);
+  });
+
+  test("a long list is each key's own (the sharing is bounded)", () => {
+    const long = Array.from({ length: 30 }, (_, i) => `model-family-${i}-*`);
+    const a = store.keys.create({ name: "a", models: long });
+    const b = store.keys.create({ name: "b", models: long });
+    const [ra, rb] = [a.record.id, b.record.id].map((id) => store.keys.list().find((k) => k.id === id)!);
+    expect(ra!.models).toEqual(long);
+    expect(ra!.models).not.toBe(rb!.models);
+  });
+});
