@@ -4,7 +4,7 @@
 
 import { anthropicToOpenAi } from "./anthropic-to-openai.ts";
 import { chain } from "./chain.ts";
-import { geminiResource } from "./gemini-request.ts";
+import { geminiModelName, geminiResource } from "./gemini-request.ts";
 import { isObject } from "./gemini-response.ts";
 import { openAiToGemini } from "./openai-to-gemini.ts";
 import { TranslationError, type EncodeContext, type EncodedRequest, type Translation } from "./types.ts";
@@ -46,10 +46,9 @@ export function geminiCountRequest(body: Record<string, unknown>, ctx: EncodeCon
   const rest = { ...body };
   delete rest.max_tokens;
   const generate = anthropicToGemini.encodeRequest(rest, { ...ctx, stream: false }).body;
-  const m = ctx.upstreamModel;
-  const request: Record<string, unknown> = { model: m.startsWith("models/") || m.startsWith("tunedModels/") ? m : `models/${m}` };
+  const request: Record<string, unknown> = { model: geminiModelName(ctx.upstreamModel) };
   for (const k of COUNTED) if (generate[k] !== undefined) request[k] = generate[k];
-  return { path: `/v1beta/${geminiResource(m)}:countTokens`, body: { generateContentRequest: request } };
+  return { path: `/v1beta/${geminiResource(ctx.upstreamModel)}:countTokens`, body: { generateContentRequest: request } };
 }
 
 /** countTokens' answer ({"totalTokens": N}) as count_tokens' ({"input_tokens": N}). */

@@ -64,11 +64,15 @@ function isObject(v: unknown): v is Json {
 }
 
 /** The model's resource name: a configured "models/x" or "tunedModels/x" names it itself; a bare name is a base model. */
+export function geminiModelName(model: string): string {
+  return model.startsWith("models/") || model.startsWith("tunedModels/") ? model : `models/${model}`;
+}
+
+/** The same name in a URL path: the part after the collection URL-encoded. */
 export function geminiResource(model: string): string {
-  const slash = model.indexOf("/");
-  return slash > 0 && (model.startsWith("models/") || model.startsWith("tunedModels/"))
-    ? `${model.slice(0, slash)}/${encodeURIComponent(model.slice(slash + 1))}`
-    : `models/${encodeURIComponent(model)}`;
+  const name = geminiModelName(model);
+  const slash = name.indexOf("/");
+  return `${name.slice(0, slash)}/${encodeURIComponent(name.slice(slash + 1))}`;
 }
 
 /** The upstream path: /v1beta/models/{model}:generateContent or :streamGenerateContent?alt=sse. */
