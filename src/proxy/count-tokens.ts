@@ -48,17 +48,38 @@ function countingTarget(route: Route, seen = new Set<Route>()): Target | null {
   return null;
 }
 
-/** The upstream request: the client's as it is for Anthropic's counter, translated for Gemini's. */
-function upstreamCount(body: Record<string, unknown>, target: Target, model: string): { path: string; body: string } {
-  const upstreamModel = target.model ?? model;
-  if (target.backend.config.provider !== "gemini") return { path: COUNT_TOKENS_PATH, body: JSON.stringify({ ...body, model: upstreamModel }) };
+/** A count asked of one backend: what to send, and how its answer reads as count_tokens'. */
+interface UpstreamCount {
+  path: string;
+  body: string;
+  /** The backend's answer (status, body) as the client's. */
+  reply(status: number, text: string): [number, string];
+}
+
+/** The client's request as it is for Anthropic's counter, translated for Gemini's. */
+function upstreamCount(body: Record<string, unknown>, target: Target, model: string, upstreamModel: string): UpstreamCount {
+  const backend = target.backend;
+  // an Anthropic backend's answer, errors included, is already in Anthropic's shape
+  if (backend.config.provider !== "gemini") return { path: COUNT_TOKENS_PATH, body: JSON.stringify({ ...body, model: upstreamModel }), reply: (status, text) => [status, text] };
+  let r: ReturnType<typeof geminiCountRequest>;
   try {
-    const r = geminiCountRequest(body, { upstreamModel, clientModel: model, stream: false, created: 0, includeUsage: false });
-    return { path: r.path, body: JSON.stringify(r.body) };
+    r = geminiCountRequest(body, { upstreamModel, clientModel: model, stream: false, created: 0, includeUsage: false });
   } catch (err) {
-    if (err instanceof TranslationError) throw new GatewayError("invalid_request", `Backend ${target.backend.name} (provider gemini) cannot count this request: ${err.message}`, { param: err.param ?? undefined });
+    if (err instanceof TranslationError) throw new GatewayError("invalid_request", `Backend ${backend.name} (provider gemini) cannot count this request: ${err.message}`, { param: err.param ?? undefined });
     throw err;
   }
+  return {
+    path: r.path,
+    body: JSON.stringify(r.body),
+    reply(status, text) {
+      if (status < 200 || status >= 300) return [status, anthropicToGemini.decodeError(status, text, backend.name)];
+      try {
+        return [200, geminiCountAnswer(text)];
+      } catch (err) {
+        throw new GatewayError("upstream_error", `Backend ${backend.name} answered the count unreadably: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    },
+  };
 }
 
 export async function countTokens(req: Request, rt: Runtime, services: Services, info: CountInfo): Promise<Response> {
@@ -86,7 +107,7 @@ export async function countTokens(req: Request, rt: Runtime, services: Services,
     }
     const backend = target.backend;
     const upstreamModel = target.model ?? model;
-    const request = upstreamCount(body, target, model);
+    const request = upstreamCount(body, target, model, upstreamModel);
     const headers = upstreamRequestHeaders(req.headers, backend, info);
     const url = upstreamUrl(backend, request.path, "", upstreamModel, false);
     let res: Response;
@@ -97,14 +118,8 @@ export async function countTokens(req: Request, rt: Runtime, services: Services,
     } catch (err) {
       throw new GatewayError("upstream_error", `Backend ${backend.name} could not count the tokens: ${err instanceof Error ? err.message : String(err)}`);
     }
-    // an Anthropic backend's answer, errors included, is already in Anthropic's shape
-    if (backend.config.provider !== "gemini") return answer(res.status, text, info.requestId);
-    if (res.status < 200 || res.status >= 300) return answer(res.status, anthropicToGemini.decodeError(res.status, text, backend.name), info.requestId);
-    try {
-      return answer(200, geminiCountAnswer(text), info.requestId);
-    } catch (err) {
-      throw new GatewayError("upstream_error", `Backend ${backend.name} answered the count unreadably: ${err instanceof Error ? err.message : String(err)}`);
-    }
+    const [status, reply] = request.reply(res.status, text);
+    return answer(status, reply, info.requestId);
   } catch (err) {
     const ge = err instanceof GatewayError ? err : new GatewayError("internal_error", undefined, { cause: err });
     if (ge.code === "internal_error") services.log.error("internal error", { request_id: info.requestId, error: String(err) });
